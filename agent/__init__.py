@@ -1,0 +1,1 @@
+"""The village agent: a lean, unattended service at a loudspeaker cluster."""

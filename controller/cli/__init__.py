@@ -1,0 +1,1 @@
+"""The `loaxa` command line: a thin client of the operator API."""

@@ -1,0 +1,1 @@
+"""What plays when: pure scheduling logic shared by the controller and the agents."""

@@ -1,0 +1,55 @@
+"""Golden bytes: the wire never changes by accident.
+
+If one of these fails, a change altered what agents in the field receive or send. That
+is only ever right as a new schema version; re-bless deliberately with
+``python -m tests.protocols.golden_cases`` and say why in the commit.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from .golden_cases import cases, encoded
+
+GOLDEN = Path(__file__).with_name("golden")
+CASES = cases()
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_encoding_matches_golden_bytes(name: str) -> None:
+    value, _ = CASES[name]
+    expected = bytes.fromhex((GOLDEN / f"{name}.hex").read_text().strip())
+    assert encoded(value) == expected
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_golden_bytes_decode_to_the_sample(name: str) -> None:
+    value, type_ = CASES[name]
+    golden = bytes.fromhex((GOLDEN / f"{name}.hex").read_text().strip())
+    decoded = msgspec.msgpack.decode(golden, type=type_)
+    if isinstance(value, bytes):
+        assert msgspec.msgpack.encode(decoded) == value
+    else:
+        assert decoded == value
+
+
+def test_every_golden_file_has_a_case() -> None:
+    files = {p.stem for p in GOLDEN.glob("*.hex")}
+    assert files == set(CASES)
+
+
+def test_heartbeat_is_compact() -> None:
+    """4G bytes matter: a typical heartbeat stays well under 100 bytes of payload."""
+    hb, _ = CASES["agent-heartbeat"]
+    assert len(encoded(hb)) < 100
+
+
+def test_a_known_heartbeat_byte_layout() -> None:
+    """Spot-check the layout by hand: an array whose first element is the version tag."""
+    golden = bytes.fromhex((GOLDEN / "agent-heartbeat.hex").read_text().strip())
+    assert golden[0] == 0x90 + 15  # fixarray of 15: tag + 14 fields
+    assert golden[1] == 0x01  # schema version 1
+    assert golden[2] == 0x94  # the stamp: [boot, mono_ns, wall_ns, quality]
