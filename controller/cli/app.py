@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from controller.i18n import _
 from protocols.messages import PROTOCOL_VERSION
 
 VERSION = "0.1.0"
@@ -13,7 +14,11 @@ VERSION = "0.1.0"
 @click.version_option(VERSION, prog_name="loaxa",
                       message=f"%(prog)s %(version)s (wire protocol v{PROTOCOL_VERSION})")
 def cli() -> None:
-    """loaxa: IP-radio broadcast controller for commune loudspeaker networks."""
+    # Click reads the help from the docstring; translated at import time.
+    pass
+
+
+cli.help = _("loaxa: IP-radio broadcast controller for commune loudspeaker networks.")
 
 
 def run(args: list[str]) -> int:

@@ -1,0 +1,1 @@
+"""`loaxa demo`: a whole commune on the embedded defaults, and its network impairments."""
