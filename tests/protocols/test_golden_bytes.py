@@ -1,8 +1,10 @@
 """Golden bytes: the wire never changes by accident.
 
-If one of these fails, a change altered what agents in the field receive or send. That
-is only ever right as a new schema version; re-bless deliberately with
-``python -m tests.protocols.golden_cases`` and say why in the commit.
+If one of these fails, a change altered what agents in the field receive or send. The
+only legitimate change is appending a field with a default (older decoders ignore
+trailing elements, newer ones default missing ones): then keep the old golden file as
+``<name>.v<N>.hex`` so its bytes are still proven to decode, re-bless deliberately with
+``python -m tests.protocols.golden_cases``, and say why in the commit.
 """
 
 from __future__ import annotations
