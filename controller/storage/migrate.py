@@ -41,3 +41,17 @@ def current_revisions(engine: Engine) -> set[str]:
 
 def head_revisions() -> set[str]:
     return set(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def applied_revisions(engine: Engine) -> set[str]:
+    """Every revision in force: the current heads and all they stand on (across branches,
+    a branch's dependency on ``core`` makes ``core`` an ancestor, not a separate head)."""
+    script = ScriptDirectory.from_config(alembic_config())
+    current = tuple(current_revisions(engine))
+    if not current:
+        return set()
+    return {rev.revision for rev in script.iterate_revisions(current, "base")}
+
+
+def is_up_to_date(engine: Engine) -> bool:
+    return head_revisions() <= applied_revisions(engine)

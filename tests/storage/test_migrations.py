@@ -17,9 +17,9 @@ import controller.storage.tables  # noqa: F401
 from controller.storage.database import Database
 from controller.storage.migrate import (
     alembic_config,
-    current_revisions,
+    applied_revisions,
     downgrade,
-    head_revisions,
+    is_up_to_date,
     upgrade,
 )
 from controller.storage.tables.audit import AuditEntry
@@ -28,7 +28,7 @@ from controller.storage.tables.audit import AuditEntry
 def test_upgrade_from_empty_reaches_every_head(db_url: str) -> None:
     db = Database(db_url)
     upgrade(db.engine)
-    assert current_revisions(db.engine) == head_revisions()
+    assert is_up_to_date(db.engine)
     tables = set(inspect(db.engine).get_table_names())
     assert {t.name for t in SQLModel.metadata.sorted_tables} <= tables
     db.dispose()
@@ -52,22 +52,32 @@ def every_revision_in_order() -> list[str]:
 
 @pytest.mark.parametrize("revision", every_revision_in_order())
 def test_upgrade_from_the_previous_revision(db_url: str, revision: str) -> None:
-    """Each revision applies on top of the one before it and back down again."""
+    """Each revision applies on top of what it stands on, goes back down, and up again."""
     db = Database(db_url)
     script = ScriptDirectory.from_config(alembic_config())
     rev = script.get_revision(revision)
     assert rev is not None
-    previous = rev.down_revision
-    for dependency in rev.dependencies or ():
-        upgrade(db.engine, dependency)
-    if previous:
-        upgrade(db.engine, previous if isinstance(previous, str) else previous[0])
+    below = [*as_tuple(rev.down_revision), *as_tuple(rev.dependencies)]
+    for target in below:
+        upgrade(db.engine, target)
+    assert revision not in applied_revisions(db.engine)
     upgrade(db.engine, revision)
-    assert revision in current_revisions(db.engine)
-    downgrade(db.engine, f"{revision}@-1" if previous else "base")
+    assert revision in applied_revisions(db.engine)
+    if rev.down_revision:
+        downgrade(db.engine, as_tuple(rev.down_revision)[0])
+    else:  # the first revision of its branch
+        label = next(iter(rev.branch_labels), None)
+        downgrade(db.engine, f"{label}@base" if label else "base")
+    assert revision not in applied_revisions(db.engine)
     upgrade(db.engine, "heads")
-    assert current_revisions(db.engine) == head_revisions()
+    assert is_up_to_date(db.engine)
     db.dispose()
+
+
+def as_tuple(value: str | tuple[str, ...] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
 
 
 def test_audit_log_is_append_only_in_the_database(db_url: str) -> None:

@@ -1,0 +1,180 @@
+"""Storing journal batches exactly once, in bulk.
+
+Many agents' batches are stored in one transaction with SQLAlchemy Core multi-row
+upserts keyed on the durable identity ``(agent_id, journal_id, seq)``: a record
+delivered twice is stored once, a reflashed agent's new journal never collides with the
+old one, and acknowledgements go out only after the commit, so an acknowledged record
+is durable at the controller.
+
+Availability spans are folded in the same transaction with an order-independent merge
+(start from the open record, end = the furthest extension or close by monotonic time,
+evidence = the weakest seen, closed once closed), so late, duplicated or reordered
+records give the same spans.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Table, case, func
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from protocols.codec import encode
+from protocols.messages import (
+    IntervalClose,
+    IntervalExtend,
+    IntervalOpen,
+    JournalAck,
+    JournalBatch,
+    SeqRange,
+)
+
+from ..storage.database import Database
+from ..storage.tables.fleet import AvailabilitySpan, JournalGap, JournalRecord
+from ..storage.types import utcnow
+
+RECORDS: Table = JournalRecord.__table__  # type: ignore[attr-defined]
+GAPS: Table = JournalGap.__table__  # type: ignore[attr-defined]
+SPANS: Table = AvailabilitySpan.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One journal batch as received from one agent of a known commune."""
+
+    agent_id: str
+    commune_id: int
+    batch: JournalBatch
+
+
+@dataclass
+class _Span:
+    agent_id: str
+    journal_id: str
+    interval: int
+    commune_id: int
+    boot: int
+    start_mono_ns: int | None = None
+    start_wall_ns: int | None = None
+    end_mono_ns: int = -1
+    end_wall_ns: int = 0
+    evidence: int = 255
+    closed: bool = False
+
+    def see_end(self, mono: int, wall: int) -> None:
+        if mono > self.end_mono_ns:
+            self.end_mono_ns, self.end_wall_ns = mono, wall
+
+    def row(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+def ack_ranges(seqs: Iterable[int]) -> list[SeqRange]:
+    """Contiguous ranges covering ``seqs`` (what an acknowledgement lists)."""
+    ranges: list[SeqRange] = []
+    for seq in sorted(set(seqs)):
+        if ranges and ranges[-1].last + 1 == seq:
+            ranges[-1] = SeqRange(ranges[-1].first, seq)
+        else:
+            ranges.append(SeqRange(seq, seq))
+    return ranges
+
+
+class JournalIngest:
+    def __init__(self, db: Database, chunk_rows: int = 2000) -> None:
+        self.db = db
+        self._dialect = sqlite if db.dialect == "sqlite" else postgresql
+        self._chunk = chunk_rows
+
+    def store(self, deliveries: Sequence[Delivery]) -> list[tuple[str, JournalAck]]:
+        """Store every delivery in one transaction; return the acks to send afterwards."""
+        now = utcnow()
+        rows: list[dict[str, Any]] = []
+        gaps: list[dict[str, Any]] = []
+        spans: dict[tuple[str, str, int], _Span] = {}
+        acks: list[tuple[str, JournalAck]] = []
+        for delivery in deliveries:
+            journal = delivery.batch.journal_id.hex()
+            for entry in delivery.batch.entries:
+                rows.append(self._row(delivery, journal, entry.seq, entry.record, now))
+                self._fold_span(spans, delivery, journal, entry.seq, entry.record)
+            gaps += [{"agent_id": delivery.agent_id, "journal_id": journal,
+                      "first_seq": gap.first, "last_seq": gap.last,
+                      "commune_id": delivery.commune_id} for gap in delivery.batch.gaps]
+            stored = [entry.seq for entry in delivery.batch.entries]
+            if stored:
+                acks.append((delivery.agent_id, JournalAck(delivery.batch.journal_id,
+                                                           ack_ranges(stored))))
+        with self.db.engine.begin() as conn:
+            for start in range(0, len(rows), self._chunk):
+                self._insert_ignore(conn, RECORDS, rows[start:start + self._chunk])
+            self._insert_ignore(conn, GAPS, gaps)
+            self._merge_spans(conn, [span.row() for span in spans.values()])
+        return acks
+
+    @staticmethod
+    def _row(delivery: Delivery, journal: str, seq: int, record: Any,
+             now: dt.datetime) -> dict[str, Any]:
+        stamp = record.stamp
+        return {"agent_id": delivery.agent_id, "journal_id": journal, "seq": seq,
+                "commune_id": delivery.commune_id, "kind": type(record).__struct_config__.tag,
+                "boot": stamp.boot, "mono_ns": stamp.mono_ns, "wall_ns": stamp.wall_ns,
+                "quality": int(stamp.quality),
+                "interval": seq if isinstance(record, IntervalOpen) else getattr(
+                    record, "interval", None),
+                "body": encode(record), "received_at": now}
+
+    @staticmethod
+    def _fold_span(spans: dict[tuple[str, str, int], _Span], delivery: Delivery, journal: str,
+                   seq: int, record: Any) -> None:
+        if isinstance(record, IntervalOpen):
+            interval = seq
+        elif isinstance(record, (IntervalExtend, IntervalClose)):
+            interval = record.interval
+        else:
+            return
+        key = (delivery.agent_id, journal, interval)
+        span = spans.get(key)
+        if span is None:
+            span = spans[key] = _Span(delivery.agent_id, journal, interval, delivery.commune_id,
+                                      record.stamp.boot)
+        stamp = record.stamp
+        span.see_end(stamp.mono_ns, stamp.wall_ns)
+        if isinstance(record, IntervalOpen):
+            span.start_mono_ns, span.start_wall_ns = stamp.mono_ns, stamp.wall_ns
+            span.evidence = min(span.evidence, int(record.evidence))
+        elif isinstance(record, IntervalExtend):
+            span.evidence = min(span.evidence, int(record.evidence))
+        else:
+            span.closed = True
+
+    def _insert_ignore(self, conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        statement = self._dialect.insert(table).on_conflict_do_nothing(
+            index_elements=[c.name for c in table.primary_key.columns])
+        conn.execute(statement, rows)
+
+    def _merge_spans(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        statement = self._dialect.insert(SPANS)
+        new = statement.excluded
+        old = SPANS.c
+        further = new.end_mono_ns > old.end_mono_ns
+        statement = statement.on_conflict_do_update(
+            index_elements=["agent_id", "journal_id", "interval"],
+            set_={
+                "start_mono_ns": func.coalesce(new.start_mono_ns, old.start_mono_ns),
+                "start_wall_ns": func.coalesce(new.start_wall_ns, old.start_wall_ns),
+                "end_mono_ns": case((further, new.end_mono_ns), else_=old.end_mono_ns),
+                "end_wall_ns": case((further, new.end_wall_ns), else_=old.end_wall_ns),
+                "evidence": case((new.evidence < old.evidence, new.evidence),
+                                 else_=old.evidence),
+                "closed": old.closed | new.closed,
+            })
+        conn.execute(statement, rows)
