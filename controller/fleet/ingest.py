@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 
 from protocols.codec import encode
 from protocols.messages import (
+    Anchor,
     IntervalClose,
     IntervalExtend,
     IntervalOpen,
@@ -36,6 +37,7 @@ from protocols.messages import (
 from ..storage.database import Database
 from ..storage.tables.fleet import AvailabilitySpan, JournalGap, JournalRecord
 from ..storage.types import utcnow
+from ..uptime.rollup import BootKey, RollupMaintainer
 
 RECORDS: Table = JournalRecord.__table__  # type: ignore[attr-defined]
 GAPS: Table = JournalGap.__table__  # type: ignore[attr-defined]
@@ -85,10 +87,15 @@ def ack_ranges(seqs: Iterable[int]) -> list[SeqRange]:
 
 
 class JournalIngest:
-    def __init__(self, db: Database, chunk_rows: int = 2000) -> None:
+    """``rollups``, when given, are refreshed in the same transaction as the records, so
+    a committed record is always reflected in the daily availability it touches."""
+
+    def __init__(self, db: Database, chunk_rows: int = 2000,
+                 rollups: RollupMaintainer | None = None) -> None:
         self.db = db
         self._dialect = sqlite if db.dialect == "sqlite" else postgresql
         self._chunk = chunk_rows
+        self._rollups = rollups
 
     def store(self, deliveries: Sequence[Delivery]) -> list[tuple[str, JournalAck]]:
         """Store every delivery in one transaction; return the acks to send afterwards."""
@@ -97,11 +104,16 @@ class JournalIngest:
         gaps: list[dict[str, Any]] = []
         spans: dict[tuple[str, str, int], _Span] = {}
         acks: list[tuple[str, JournalAck]] = []
+        boots: dict[int, set[BootKey]] = {}
         for delivery in deliveries:
             journal = delivery.batch.journal_id.hex()
             for entry in delivery.batch.entries:
                 rows.append(self._row(delivery, journal, entry.seq, entry.record, now))
                 self._fold_span(spans, delivery, journal, entry.seq, entry.record)
+                if isinstance(entry.record, (IntervalOpen, IntervalExtend, IntervalClose,
+                                             Anchor)):
+                    boots.setdefault(delivery.commune_id, set()).add(
+                        BootKey(delivery.agent_id, journal, entry.record.stamp.boot))
             gaps += [{"agent_id": delivery.agent_id, "journal_id": journal,
                       "first_seq": gap.first, "last_seq": gap.last,
                       "commune_id": delivery.commune_id} for gap in delivery.batch.gaps]
@@ -114,6 +126,9 @@ class JournalIngest:
                 self._insert_ignore(conn, RECORDS, rows[start:start + self._chunk])
             self._insert_ignore(conn, GAPS, gaps)
             self._merge_spans(conn, [span.row() for span in spans.values()])
+            if self._rollups is not None:
+                for commune_id, touched in boots.items():
+                    self._rollups.refresh(conn, commune_id, touched)
         return acks
 
     @staticmethod

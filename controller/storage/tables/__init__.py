@@ -1,6 +1,6 @@
 """The whole schema, one module per area. Importing this package registers every table
 in ``SQLModel.metadata`` (what the migrations are checked against)."""
 
-from . import audit, fleet, registry, security, signing
+from . import audit, fleet, registry, security, signing, uptime
 
-__all__ = ["audit", "fleet", "registry", "security", "signing"]
+__all__ = ["audit", "fleet", "registry", "security", "signing", "uptime"]

@@ -32,6 +32,9 @@ class SigningKey(SQLModel, table=True):
     seed: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
     status: KeyStatus = Field(default=KeyStatus.ACTIVE, sa_type=enum_type(KeyStatus))
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # When the status last changed (None: never since creation). The trust bundle's
+    # ``issued_ns`` is derived from it, so one bundle version always has one content.
+    changed_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class SigningEpoch(SQLModel, table=True):
@@ -52,3 +55,19 @@ class Counter(SQLModel, table=True):
     commune_id: int = Field(foreign_key="admin_unit.id", primary_key=True)
     name: str = Field(max_length=200, primary_key=True)
     value: int = 0
+
+
+class CurveKey(SQLModel, table=True):
+    """The controller's CURVE key pair for the ZeroMQ data plane and enrolment.
+
+    In the database, like the signing seed, and for the same reason: every agent stores
+    the public half at enrolment, so a controller restored from a backup on a new
+    machine must come back with the same pair or no agent could reach it.
+    """
+
+    __tablename__ = "curve_key"
+
+    commune_id: int = Field(foreign_key="admin_unit.id", primary_key=True)
+    public_key: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
+    secret_key: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

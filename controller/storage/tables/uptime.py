@@ -1,0 +1,53 @@
+"""Daily availability rollups, maintained as journal records arrive.
+
+``uptime_boot_day`` holds what one boot of one journal contributes to one local day; it
+is recomputed whole whenever anything of that boot arrives (a late extension, an anchor
+that finally places it), so the result never depends on delivery order. ``uptime_day``
+is the per-agent sum over boots, what reports read: a year for thousands of agents stays
+at one small row per agent and day. Both are keyed by the service window they were
+computed for, so a changed definition is never mixed with an old one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import BigInteger, Column, Date, String
+from sqlmodel import Field, SQLModel
+
+from ..types import UTCDateTime, utcnow
+
+
+def _ms() -> int:
+    return Field(default=0, sa_column=Column(BigInteger, nullable=False))  # type: ignore[no-any-return]
+
+
+class UptimeBootDay(SQLModel, table=True):
+    __tablename__ = "uptime_boot_day"
+
+    agent_id: str = Field(sa_column=Column(String(64), primary_key=True))
+    journal_id: str = Field(sa_column=Column(String(32), primary_key=True))
+    boot: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    window_key: str = Field(sa_column=Column(String(64), primary_key=True))
+    day: dt.date = Field(sa_column=Column(Date, primary_key=True))
+    commune_id: int = Field(foreign_key="admin_unit.id", index=True)
+    up_ms_e0: int = _ms()  # availability by evidence level (DESIGN §4), exact level
+    up_ms_e1: int = _ms()
+    up_ms_e2: int = _ms()
+    up_ms_e3: int = _ms()
+    unanchored_ms: int = _ms()
+
+
+class UptimeDay(SQLModel, table=True):
+    __tablename__ = "uptime_day"
+
+    agent_id: str = Field(sa_column=Column(String(64), primary_key=True))
+    window_key: str = Field(sa_column=Column(String(64), primary_key=True))
+    day: dt.date = Field(sa_column=Column(Date, primary_key=True, index=True))
+    commune_id: int = Field(foreign_key="admin_unit.id", index=True)
+    up_ms_e0: int = _ms()
+    up_ms_e1: int = _ms()
+    up_ms_e2: int = _ms()
+    up_ms_e3: int = _ms()
+    unanchored_ms: int = _ms()
+    updated_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
