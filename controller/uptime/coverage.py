@@ -163,10 +163,12 @@ def commune_indicators(commune: str, villages: Iterable[str], stations: dict[str
     by_village: dict[str, list[ClusterFacts]] = {v: [] for v in villages}
     by_station: dict[str, list[ClusterFacts]] = {s: [] for s in stations}
     for cluster in clusters:
+        if cluster.station not in by_station:
+            raise ValueError(f"cluster {cluster.cluster} names unknown station {cluster.station}")
         by_village.setdefault(cluster.village, []).append(cluster)
-        by_station.setdefault(cluster.station, []).append(cluster)
+        by_station[cluster.station].append(cluster)
     return CommuneIndicators(
         commune, definition.version,
         tuple(judge_village(v, by_village[v], definition) for v in sorted(by_village)),
-        tuple(judge_station(s, stations.get(s, "ip"), by_station[s], definition)
+        tuple(judge_station(s, stations[s], by_station[s], definition)
               for s in sorted(by_station)))

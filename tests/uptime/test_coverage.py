@@ -54,6 +54,8 @@ def test_commune_dat_only_when_every_village_is_reached() -> None:
     assert [v.basis for v in result.villages] == [Basis.IP, Basis.IP_AVAILABILITY_ONLY,
                                                   Basis.ATTESTED]
     missing = commune_indicators("xa", ["thon-1", "thon-4"], {"st": "ip"}, clusters[:1], D)
+    with pytest.raises(ValueError, match="unknown station"):
+        commune_indicators("xa", ["thon-1"], {}, clusters[:1], D)
     assert not missing.dat and missing.village_coverage == 0.5  # thon-4 has no cluster
 
 
@@ -71,7 +73,7 @@ def test_station_conversion_and_hybrid_share() -> None:
 
 
 def test_region_shares() -> None:
-    good = commune_indicators("a", ["v"], {"s": "ip"}, [ip("c", "v", 1.0)], D)
+    good = commune_indicators("a", ["v"], {"s": "ip"}, [ip("c", "v", 1.0, station="s")], D)
     bad = commune_indicators("b", ["v"], {"s": "wired"}, [], D)
     region = RegionIndicators("tinh", D.version, (good, bad))
     assert (region.communes_dat, region.share_dat) == (1, 0.5)
