@@ -11,10 +11,11 @@ mode=${1:-demo}
 shift || true
 venv="$root/.venv"
 
-# ffmpeg/espeak-ng/sox: audio import and test material; mosquitto: the private broker;
+# ffmpeg/espeak-ng/sox (+ libsox-fmt-base for AMR): audio import and test material; mosquitto: the private broker;
 # systemd: systemd-analyze for unit checks; chromium/tmux: report and TUI tests.
 apt_packages=(python3 python3-venv python3-dev gcc mosquitto mosquitto-clients ffmpeg
-              espeak-ng sox systemd tmux chromium libportaudio2 ca-certificates)
+              espeak-ng sox libsox-fmt-base systemd tmux chromium libportaudio2
+              ca-certificates)
 
 missing=()
 for p in "${apt_packages[@]}"; do
