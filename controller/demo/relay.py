@@ -154,6 +154,13 @@ class Relay:
             return Impairment(**vars(self._impairment))
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await self._serve(reader, writer)
+        except asyncio.CancelledError:  # the relay is stopping
+            writer.transport.abort()
+            writer.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self._current().partition == "reset":
             writer.transport.abort()
             writer.close()
