@@ -13,6 +13,8 @@ from pathlib import Path
 
 from protocols.messages import DocVersion
 
+TRUST_SETTING = "trust"  # settings key holding the TrustStore's bytes
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS marks (name TEXT PRIMARY KEY, epoch INTEGER NOT NULL,
                                   version INTEGER NOT NULL);
