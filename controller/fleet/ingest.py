@@ -75,14 +75,17 @@ class _Span:
         return dict(vars(self))
 
 
-def ack_ranges(seqs: Iterable[int]) -> list[SeqRange]:
-    """Contiguous ranges covering ``seqs`` (what an acknowledgement lists)."""
+def ack_ranges(seqs: Iterable[int], gaps: Iterable[SeqRange] = ()) -> list[SeqRange]:
+    """Contiguous ranges covering ``seqs`` and the declared ``gaps`` (what an
+    acknowledgement lists: the agent may forget both once the controller has them)."""
+    spans = sorted([(seq, seq) for seq in set(seqs)] + [(g.first, g.last) for g in gaps])
     ranges: list[SeqRange] = []
-    for seq in sorted(set(seqs)):
-        if ranges and ranges[-1].last + 1 == seq:
-            ranges[-1] = SeqRange(ranges[-1].first, seq)
+    for first, last in spans:
+        if ranges and first <= ranges[-1].last + 1:
+            if last > ranges[-1].last:
+                ranges[-1] = SeqRange(ranges[-1].first, last)
         else:
-            ranges.append(SeqRange(seq, seq))
+            ranges.append(SeqRange(first, last))
     return ranges
 
 
@@ -117,10 +120,10 @@ class JournalIngest:
             gaps += [{"agent_id": delivery.agent_id, "journal_id": journal,
                       "first_seq": gap.first, "last_seq": gap.last,
                       "commune_id": delivery.commune_id} for gap in delivery.batch.gaps]
-            stored = [entry.seq for entry in delivery.batch.entries]
+            stored = ack_ranges((entry.seq for entry in delivery.batch.entries),
+                                delivery.batch.gaps)
             if stored:
-                acks.append((delivery.agent_id, JournalAck(delivery.batch.journal_id,
-                                                           ack_ranges(stored))))
+                acks.append((delivery.agent_id, JournalAck(delivery.batch.journal_id, stored)))
         with self.db.engine.begin() as conn:
             for start in range(0, len(rows), self._chunk):
                 self._insert_ignore(conn, RECORDS, rows[start:start + self._chunk])

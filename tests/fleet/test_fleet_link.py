@@ -87,7 +87,7 @@ def test_liveness_and_journal_round_trip(broker: RunningBroker, link: FleetLink,
                          MemoryWatermarks(), ManualClock())
     verified = inbox.receive(ack.topic, ack.payload)
     assert isinstance(verified, AckAccepted)
-    assert verified.ack.stored == [SeqRange(1, 7)]
+    assert verified.ack.stored == [SeqRange(1, 9)]  # entries 1-7 and the declared gap 8-9
     with db.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(JournalRecord)).scalar_one() == 7
 

@@ -112,11 +112,12 @@ def test_a_reflashed_agent_loses_nothing(db: Database) -> None:
     assert count(db, AvailabilitySpan) == 2
 
 
-def test_declared_gaps_are_kept(db: Database) -> None:
-    batch = JournalBatch(bytes(16), journal(4, 6), gaps=[SeqRange(20, 25)])
+def test_declared_gaps_are_kept_and_acknowledged(db: Database) -> None:
+    batch = JournalBatch(bytes(16), journal(4, 6), gaps=[SeqRange(8, 25)])
     JournalIngest(db).store([Delivery("ag-4", commune(db), batch)])
-    JournalIngest(db).store([Delivery("ag-4", commune(db), batch)])
+    acks = JournalIngest(db).store([Delivery("ag-4", commune(db), batch)])
     assert count(db, JournalGap) == 1
+    assert acks[0][1].stored == [SeqRange(1, 25)]
 
 
 def test_many_agents_in_one_transaction(db: Database) -> None:
@@ -128,7 +129,10 @@ def test_many_agents_in_one_transaction(db: Database) -> None:
     assert len(acks) == 20
 
 
-def test_ack_ranges_compacts() -> None:
+def test_ack_ranges_compacts_and_covers_declared_gaps() -> None:
     assert ack_ranges([5, 1, 2, 3, 9, 10, 3]) == [SeqRange(1, 3), SeqRange(5, 5),
                                                   SeqRange(9, 10)]
     assert ack_ranges([]) == []
+    assert ack_ranges([1, 2, 9], [SeqRange(3, 8)]) == [SeqRange(1, 9)]
+    assert ack_ranges([1, 20], [SeqRange(3, 8), SeqRange(5, 12)]) == [
+        SeqRange(1, 1), SeqRange(3, 12), SeqRange(20, 20)]
