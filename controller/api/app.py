@@ -1,0 +1,27 @@
+"""The operator API application: versioned under ``/v1``, described by OpenAPI at
+``/v1/openapi.json`` (interactive docs at ``/v1/docs``)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from . import errors
+from .routes import auth, backups, devices, enrolment, events, records, signing, units, users
+from .services import ApiServices
+
+API_VERSION = "1"
+
+
+def create_app(services: ApiServices) -> FastAPI:
+    app = FastAPI(title="loaxa operator API", version=f"{API_VERSION}.0",
+                  description="The commune station's operator API. Every call is "
+                              "authenticated (login token, or peer credentials on the local "
+                              "socket) and authorised by role per administrative unit.",
+                  openapi_url="/v1/openapi.json", docs_url="/v1/docs", redoc_url=None)
+    app.state.services = services
+    errors.install(app)
+    for router in (auth.router, units.router, devices.router, enrolment.router,
+                   users.router, records.router, signing.router, backups.router,
+                   events.router):
+        app.include_router(router, prefix="/v1")
+    return app

@@ -1,0 +1,39 @@
+"""What the operator API needs from the station: its services, already composed (by
+``controller.daemon.compose`` in production, by fixtures in tests)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from controller.audit import AuditLog
+from controller.backup import Backups
+from controller.enrolment.codes import CodeService
+from controller.enrolment.revoke import Revoker
+from controller.events import EventBus
+from controller.registry.agents import AgentService
+from controller.registry.stations import StationService
+from controller.registry.summary import SummaryService
+from controller.registry.timebase import StationTime
+from controller.registry.units import UnitService
+from controller.security.sessions import AuthService
+from controller.security.users import UserService
+from controller.signing.keyring import Keyring
+from controller.storage.database import Database
+
+
+@dataclass
+class ApiServices:
+    db: Database
+    bus: EventBus
+    time: StationTime
+    units: UnitService
+    stations: StationService
+    agents: AgentService
+    summary: SummaryService
+    users: UserService
+    auth: AuthService
+    audit: AuditLog
+    keyring: Keyring
+    codes: CodeService
+    revoker: Revoker
+    backups: Backups

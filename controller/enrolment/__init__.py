@@ -1,0 +1,1 @@
+"""Enrolment of agents: one-time codes, claims over ZeroMQ, revocation."""

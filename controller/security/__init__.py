@@ -1,0 +1,1 @@
+"""Users, roles per unit, passwords, login tokens, and the authorisation rules."""

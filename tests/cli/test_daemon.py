@@ -1,0 +1,130 @@
+"""The whole station as an operator runs it: ``loaxa admin init``, ``loaxa controller run``
+with its embedded Mosquitto, the CLI over the local socket, an agent claiming its code
+over ZeroMQ, revocation cutting it off the broker, a backup, a clean stop, and a restore
+that moves the signing epoch forward."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zmq
+import zmq.utils.z85
+
+from agent.enroll import claim
+from agent.identity import CurveIdentity
+from tests.station.enrolment_rig import MqttProbe
+from tests.support.ports import free_port
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Operator:
+    def __init__(self, config: Path, state: Path) -> None:
+        self.config = config
+        self.env = {**os.environ, "LOAXA_LANG": "vi", "XDG_STATE_HOME": str(state)}
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run([sys.executable, "-m", "controller.cli.entry", "-c",
+                               str(self.config), *args], capture_output=True, text=True,
+                              env=self.env, cwd=ROOT, timeout=60)
+        assert "Traceback" not in done.stderr, done.stderr
+        if check:
+            assert done.returncode == 0, done.stderr
+        return done
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.run(*args, "--json").stdout)
+
+
+@pytest.fixture
+def station(tmp_path: Path) -> Iterator[tuple[Operator, subprocess.Popen[str], Path]]:
+    config = tmp_path / "loaxa.toml"
+    config.write_text(f"""
+[station]
+commune = "xa-demo"
+name = "Xã Demo"
+data_dir = "{tmp_path / 'data'}"
+
+[broker]
+port = {free_port()}
+
+[dataplane]
+bind_host = "127.0.0.1"
+public_host = "127.0.0.1"
+enrol_port = {free_port()}
+
+[backup]
+interval_hours = 0
+""")
+    operator = Operator(config, tmp_path / "state")
+    init = operator.json("admin", "init", "--username", "admin")
+    assert init["unix_user"] == "root" and init["granted"] == ["xa-demo"]
+    log = (tmp_path / "daemon.log").open("w")
+    daemon = subprocess.Popen([sys.executable, "-m", "controller.cli.entry", "controller",
+                               "run", "-c", str(config)], stdout=log, stderr=subprocess.STDOUT,
+                              text=True, env=operator.env, cwd=ROOT)
+    deadline = time.monotonic() + 30
+    while operator.run("whoami", check=False).returncode != 0:
+        assert daemon.poll() is None, (tmp_path / "daemon.log").read_text()
+        assert time.monotonic() < deadline, "the controller did not come up"
+        time.sleep(0.2)
+    try:
+        yield operator, daemon, tmp_path / "daemon.log"
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()
+        log.close()
+
+
+def test_station_end_to_end(station: tuple[Operator, subprocess.Popen[str], Path]) -> None:
+    operator, daemon, log = station
+    assert operator.json("whoami")["username"] == "admin"
+    operator.json("units", "create", "thon-1", "--level", "village", "--name", "Thôn 1",
+                  "--parent", "xa-demo")
+    operator.json("stations", "create", "xa-demo", "st-1", "--name", "Đài xã", "--kind", "ip")
+    operator.json("clusters", "create", "xa-demo", "c-1", "--name", "Cụm 1", "--kind", "ip",
+                  "--station", "st-1", "--village", "thon-1")
+    issued = operator.json("enrol", "issue", "xa-demo", "--cluster", "c-1")
+    words = shlex.split(issued["command"])
+    endpoint = words[words.index("--endpoint") + 1]
+    server_key = zmq.utils.z85.decode(words[words.index("--server-key") + 1])
+
+    public, secret = zmq.curve_keypair()
+    device = CurveIdentity(zmq.utils.z85.decode(public), zmq.utils.z85.decode(secret))
+    granted = claim(endpoint, server_key, issued["code"], device, timeout_s=15)
+    assert (granted.commune, granted.village, granted.cluster) == ("xa-demo", "thon-1", "c-1")
+    agent = operator.json("agents", "show", granted.agent_id)
+    assert agent["status"] == "active" and agent["has_key"]
+
+    probe = MqttProbe(granted.broker)
+    try:
+        assert probe.connected.wait(15), log.read_text()
+        revoked = operator.json("agents", "revoke", granted.agent_id, "--yes")
+        assert revoked["broker_synced"]
+        assert probe.disconnected.wait(5), "the revoked agent is still on the broker"
+    finally:
+        probe.close()
+    actions = {e["action"] for e in operator.json("audit", "--limit", "100")["entries"]}
+    assert {"enrolment.issue", "agent.claim", "agent.revoke", "cluster.create"} <= actions
+
+    backup = operator.json("backup", "now")
+    epoch = operator.json("keys", "list", "xa-demo")["epoch"]
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(20) == 0, log.read_text()
+    assert "Traceback" not in log.read_text()
+
+    restore = operator.json("backup", "restore", str(Path(log.parent, "data", "backups",
+                                                          backup["name"])), "--yes")
+    assert restore["epochs"] == {"xa-demo": epoch + 1}
