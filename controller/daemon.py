@@ -95,6 +95,16 @@ ComponentFactory = Callable[[Station], Component]
 EXTRA_COMPONENTS: list[ComponentFactory] = []
 
 
+def fleet_component(station: Station) -> Component:
+    from controller.fleet.component import FleetComponent
+
+    return FleetComponent(station)
+
+
+# The components every station runs besides the built-in ones, in start order.
+STATION_COMPONENTS: list[ComponentFactory] = [fleet_component]
+
+
 def compose(settings: Settings, db: Database, *, bus: EventBus, time: StationTime,
             broker_sync: BrokerSync, access: ClaimAccess,
             live: LiveStateProvider | None = None) -> ApiServices:
@@ -119,7 +129,7 @@ class Daemon:
                  extra: Sequence[ComponentFactory] = ()) -> None:
         self.settings = settings
         self.time = time or StationTime(timezone=settings.station.timezone)
-        self.extra = [*EXTRA_COMPONENTS, *extra]
+        self.extra = [*STATION_COMPONENTS, *EXTRA_COMPONENTS, *extra]
         self.station: Station | None = None
         self.components: list[Component] = []
         self._started: list[Component] = []

@@ -160,3 +160,21 @@ class EventBus:
     def publish_all(self, events: list[Event]) -> None:
         for event in events:
             self.publish(event)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentOnline(Event):
+    """The fleet link heard a birth or heartbeat from an agent it had as offline."""
+
+    kind: ClassVar[str] = "agent_online"
+    agent_id: str
+    session: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentOffline(Event):
+    """The agent's Last Will arrived, it said goodbye, or it fell silent too long."""
+
+    kind: ClassVar[str] = "agent_offline"
+    agent_id: str
+    session: int

@@ -28,6 +28,7 @@ from protocols.mqtt import connect_properties, new_client
 from protocols.topics import AgentChannel, agent_topic, controller_subscriptions
 
 from ..storage.database import Database
+from ..uptime.rollup import RollupMaintainer
 from .ingest import Delivery, JournalIngest
 from .presence import PresenceTracker
 
@@ -60,7 +61,7 @@ class FleetLink:
     def __init__(self, commune: str, commune_id: int, db: Database, broker: BrokerConnection,
                  presence: PresenceTracker, signer: Callable[[], Signer],
                  known_agent: Callable[[str], bool], *, batch_records: int = 20_000,
-                 batch_wait_s: float = 0.2) -> None:
+                 batch_wait_s: float = 0.2, rollups: RollupMaintainer | None = None) -> None:
         self.commune = commune
         self.commune_id = commune_id
         self.db = db
@@ -69,7 +70,7 @@ class FleetLink:
         self.stats = LinkStats()
         self._signer = signer
         self._known = known_agent
-        self._ingest = JournalIngest(db)
+        self._ingest = JournalIngest(db, rollups=rollups)
         self._queue: queue.Queue[tuple[str, JournalBatch] | None] = queue.Queue()
         self._batch_records = batch_records
         self._batch_wait_s = batch_wait_s
