@@ -287,7 +287,11 @@ class PlanSlot(msgspec.Struct, array_like=True, frozen=True):
     duration_ms: U32
     priority: Priority
     policy: HardTimePolicy
-    window_end_ns: I64  # a pre-empted slot may restart until then
+    window_end_ns: I64  # the slot must have finished by then (a restart too)
+    # Appended in v1.1 (older agents ignore them):
+    fragment: bool = False  # the interrupted part of a slot a higher one pre-empts
+    village_peers: U32 = 0  # other agents of the same village airing this slot: a late
+    #                         start then joins at the right offset instead of restarting
 
 
 class RoutineItem(msgspec.Struct, array_like=True, frozen=True):
@@ -300,6 +304,7 @@ class RoutineItem(msgspec.Struct, array_like=True, frozen=True):
     duration_ms: U32
     priority: Priority
     policy: HardTimePolicy
+    window_s: U32 = 1800  # appended in v1.1: how late an extrapolated item may still start
 
 
 class Plan(msgspec.Struct, array_like=True, frozen=True, tag=1):

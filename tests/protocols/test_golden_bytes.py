@@ -39,8 +39,50 @@ def test_golden_bytes_decode_to_the_sample(name: str) -> None:
 
 
 def test_every_golden_file_has_a_case() -> None:
-    files = {p.stem for p in GOLDEN.glob("*.hex")}
+    files = {p.stem for p in GOLDEN.glob("*.hex") if ".v" not in p.stem}
     assert files == set(CASES)
+
+
+HISTORIC = sorted(p.name for p in GOLDEN.glob("*.v*.hex"))
+
+
+@pytest.mark.parametrize("filename", HISTORIC)
+def test_bytes_of_earlier_schema_versions_still_decode(filename: str) -> None:
+    """An agent or controller that shipped earlier still speaks these bytes: they decode
+    with today's types, appended fields taking their defaults."""
+    name = filename.split(".v")[0]
+    value, type_ = CASES[name]
+    old = bytes.fromhex((GOLDEN / filename).read_text().strip())
+    decoded = msgspec.msgpack.decode(old, type=type_)
+    assert decoded == value  # the samples use the defaults of every appended field
+
+
+def test_decoders_of_earlier_versions_ignore_appended_fields() -> None:
+    """And the other way round: today's bytes still decode with the earlier layout."""
+    from protocols.messages import Plan
+
+    class PlanSlotV1(msgspec.Struct, array_like=True):
+        slot_id: str
+        programme: str
+        start_ns: int
+        content: bytes
+        duration_ms: int
+        priority: int
+        policy: int
+        window_end_ns: int
+
+    class PlanV1(msgspec.Struct, array_like=True, tag=1):
+        version: int
+        issued_ns: int
+        agent_id: str
+        tz: str
+        horizon_end_ns: int
+        slots: list[PlanSlotV1]
+
+    current = bytes.fromhex((GOLDEN / "doc-plan.hex").read_text().strip())
+    old_view = msgspec.msgpack.decode(current, type=PlanV1)
+    plan: Plan = CASES["doc-plan"][0]
+    assert [s.slot_id for s in old_view.slots] == [s.slot_id for s in plan.slots]
 
 
 def test_heartbeat_is_compact() -> None:
