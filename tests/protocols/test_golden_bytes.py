@@ -57,27 +57,28 @@ def test_bytes_of_earlier_schema_versions_still_decode(filename: str) -> None:
     assert decoded == value  # the samples use the defaults of every appended field
 
 
+class PlanSlotV1(msgspec.Struct, array_like=True):
+    slot_id: str
+    programme: str
+    start_ns: int
+    content: bytes
+    duration_ms: int
+    priority: int
+    policy: int
+    window_end_ns: int
+
+class PlanV1(msgspec.Struct, array_like=True, tag=1):
+    version: int
+    issued_ns: int
+    agent_id: str
+    tz: str
+    horizon_end_ns: int
+    slots: list[PlanSlotV1]
+
+
 def test_decoders_of_earlier_versions_ignore_appended_fields() -> None:
     """And the other way round: today's bytes still decode with the earlier layout."""
     from protocols.messages import Plan
-
-    class PlanSlotV1(msgspec.Struct, array_like=True):
-        slot_id: str
-        programme: str
-        start_ns: int
-        content: bytes
-        duration_ms: int
-        priority: int
-        policy: int
-        window_end_ns: int
-
-    class PlanV1(msgspec.Struct, array_like=True, tag=1):
-        version: int
-        issued_ns: int
-        agent_id: str
-        tz: str
-        horizon_end_ns: int
-        slots: list[PlanSlotV1]
 
     current = bytes.fromhex((GOLDEN / "doc-plan.hex").read_text().strip())
     old_view = msgspec.msgpack.decode(current, type=PlanV1)
