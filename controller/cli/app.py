@@ -48,9 +48,10 @@ cli.help = _("loaxa: IP-radio broadcast controller for commune loudspeaker netwo
 
 
 def _register() -> None:
-    from . import access, admin, backup, daemon, devices, enrol, keys, records, units, users
+    from . import access, admin, backup, daemon, demo, devices, enrol, keys, records, units, users
 
-    for module in (access, units, devices, enrol, users, records, keys, backup, admin, daemon):
+    for module in (access, units, devices, enrol, users, records, keys, backup, admin, daemon,
+                   demo):
         for command in module.COMMANDS:
             cli.add_command(command)
 

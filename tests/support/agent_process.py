@@ -20,6 +20,7 @@ from pathlib import Path
 from agent.config import AgentSettings, load
 from agent.enroll import install_grant
 from controller.broker.accounts import Role
+from controller.demo.fleet import ACCELERATED
 from protocols.enrolment import BrokerAccess, ClaimGranted, DataPlaneAccess
 from protocols.keys import SigningIdentity
 from protocols.messages import DocVersion, TrustBundle, TrustedKey
@@ -29,23 +30,9 @@ from .broker import RunningBroker
 ROOT = Path(__file__).resolve().parents[2]
 T0 = 1_795_000_000_000_000_000
 
-# Fast clocks for tests; ``short_intervals`` is what allows them below production minimums.
-FAST = {
-    "testing__short_intervals": "true",
-    "heartbeat__interval_s": "1",
-    "heartbeat__telemetry_min_s": "1",
-    "journal__extend_s": "0.5",
-    "journal__linger_s": "0",
-    "journal__ack_timeout_s": "2",
-    "journal__ack_timeout_max_s": "4",
-    "broker__keepalive_s": "2",
-    "broker__will_delay_s": "2",
-    "broker__connect_timeout_s": "2",
-    "broker__reconnect_min_s": "0.2",
-    "broker__reconnect_max_s": "1",
-    "clock__trust": "always",
-    "watchdog__stall_s": "10",
-}
+# Fast clocks for tests: the demo's accelerated agents ("testing.short_intervals" is what
+# lets them go below production minimums).
+FAST = dict(ACCELERATED)
 
 
 @dataclass
