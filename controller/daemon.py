@@ -43,6 +43,7 @@ from controller.enrolment.claim import ClaimHandler
 from controller.enrolment.codes import CodeService
 from controller.enrolment.revoke import Revoker
 from controller.events import EventBus
+from controller.health import problems
 from controller.registry.agents import AgentService
 from controller.registry.bootstrap import ensure_commune
 from controller.registry.livestate import LiveStateProvider, LiveStateSlot
@@ -57,6 +58,7 @@ from controller.signing.counters import Counters
 from controller.signing.curve import CurveKeyPair, ensure_curve_key
 from controller.signing.keyring import Keyring
 from controller.storage.database import Database
+from protocols.sdnotify import Notifier
 
 log = logging.getLogger("loaxa.daemon")
 
@@ -222,18 +224,35 @@ class Daemon:
     def request_stop(self, *_args: object) -> None:
         self._stop.set()
 
-    def run(self) -> None:
-        """Start, serve until SIGTERM/SIGINT, stop."""
+    def run(self, notifier: Notifier | None = None) -> None:
+        """Start, serve until SIGTERM/SIGINT, stop; speak sd_notify under systemd."""
         os.umask(0o077)  # database, backups and secrets are 0600
+        notifier = notifier or Notifier()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._on_signal)
-        self.start()
+        station = self.start()
         log.info("controller for %s running", self.settings.station.commune)
+        notifier.ready(f"serving {self.settings.station.commune}")
+        # Ping well inside WatchdogSec, and only after every component said it is healthy.
+        interval = min((notifier.watchdog_s or 30.0) / 3, 10.0)
         try:
-            self._stop.wait()
+            while not self._stop.wait(interval):
+                found = problems(station.db, self.components)
+                if found:
+                    log.error("not petting the watchdog: %s", "; ".join(found))
+                    notifier.status("unhealthy: " + "; ".join(found))
+                    continue
+                notifier.watchdog()
+                notifier.status(self.status_line())
         finally:
+            notifier.stopping("stopping")
             self.stop()
+            notifier.close()
             log.info("controller stopped")
+
+    def status_line(self) -> str:
+        parts = [c.status() for c in self.components if hasattr(c, "status")]
+        return "; ".join(parts) or "running"
 
     def _on_signal(self, _signum: int, _frame: FrameType | None) -> None:
         self._stop.set()

@@ -52,6 +52,11 @@ class ApiServer:
             time.sleep(0.02)
         log.info("API listening (%s)", self.name)
 
+    def health(self) -> str | None:
+        if self._thread is None or not self._thread.is_alive():
+            return "the HTTP server thread is not running"
+        return None
+
     def stop(self) -> None:
         self.server.should_exit = True
         if self._thread is not None:

@@ -176,6 +176,17 @@ class EmbeddedBroker:
     def stop(self) -> None:
         self.process.stop()
 
+    def health(self) -> str | None:
+        """A dead embedded broker is started again (agents reconnect by themselves)."""
+        if self.process.running:
+            return None
+        log.error("the embedded Mosquitto exited; restarting it: %s", self.process.log_tail(5))
+        try:
+            self.process.start()
+        except Exception as exc:
+            return f"mosquitto is down and would not restart: {exc}"
+        return None
+
 
 def _dial(bind: str) -> str:
     return "127.0.0.1" if bind in ("0.0.0.0", "", "::") else bind

@@ -126,6 +126,16 @@ class FleetComponent:
     def progress(self) -> int:
         return self.link.progress
 
+    def health(self) -> str | None:
+        if not self._flusher.is_alive():
+            return "the presence writer is not running"
+        return self.link.health()
+
+    def status(self) -> str:
+        online = sum(1 for state in self.presence.get().values() if state.online)
+        broker = "" if self.link.stats.connected else ", broker unreachable"
+        return f"{online} agents online, {self.link.stats.records} records stored{broker}"
+
     # LiveStateProvider
     def get(self, agent_ids: Sequence[str]) -> Mapping[str, RegistryLiveState]:
         return {agent_id: to_registry_state(state)

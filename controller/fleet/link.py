@@ -85,6 +85,7 @@ class FleetLink:
         self._broker = broker
         self._worker = threading.Thread(target=self._ingest_loop, name="fleet-ingest",
                                         daemon=True)
+        self._last_stored = time.monotonic()
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -103,6 +104,18 @@ class FleetLink:
         self._worker.join(10)
         self._client.disconnect()
         self._client.loop_stop()
+
+    def health(self) -> str | None:
+        """Wedged threads, or journal batches waiting far too long to be stored."""
+        if not self._worker.is_alive():
+            return "the ingest worker is not running"
+        thread = getattr(self._client, "_thread", None)
+        if thread is not None and not thread.is_alive() and not self._stop.is_set():
+            return "the MQTT network thread is not running"
+        waiting = self._queue.qsize()
+        if waiting and time.monotonic() - self._last_stored > 120:
+            return f"{waiting} journal batches have waited over 2 minutes to be stored"
+        return None
 
     @property
     def progress(self) -> int:
@@ -194,6 +207,7 @@ class FleetLink:
             log.exception("could not store %d journal batches; they will be resent",
                           len(pending))
             return
+        self._last_stored = time.monotonic()
         self.stats.batches += len(pending)
         self.stats.records += sum(len(d.batch.entries) for d in deliveries)
         self.stats.last_ingest_ms = (time.monotonic() - started) * 1000

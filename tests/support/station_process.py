@@ -38,7 +38,8 @@ class Operator:
 
 
 @contextmanager
-def running_station(tmp_path: Path, extra_config: str = ""
+def running_station(tmp_path: Path, extra_config: str = "",
+                    daemon_env: dict[str, str] | None = None
                     ) -> Iterator[tuple[Operator, subprocess.Popen[str], Path]]:
     config = tmp_path / "loaxa.toml"
     config.write_text(f"""
@@ -54,6 +55,7 @@ port = {free_port()}
 bind_host = "127.0.0.1"
 public_host = "127.0.0.1"
 enrol_port = {free_port()}
+content_port = {free_port()}
 
 [backup]
 interval_hours = 0
@@ -64,7 +66,8 @@ interval_hours = 0
     log = (tmp_path / "daemon.log").open("w")
     daemon = subprocess.Popen([sys.executable, "-m", "controller.cli.entry", "controller",
                                "run", "-c", str(config)], stdout=log, stderr=subprocess.STDOUT,
-                              text=True, env=operator.env, cwd=ROOT)
+                              text=True, env={**operator.env, **(daemon_env or {})},
+                              cwd=ROOT)
     deadline = time.monotonic() + 30
     while operator.run("whoami", check=False).returncode != 0:
         assert daemon.poll() is None, (tmp_path / "daemon.log").read_text()
