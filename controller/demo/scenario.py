@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 
 from ..cli.client import ApiClient
 from ..daemon import Daemon, Station
@@ -32,6 +32,8 @@ from . import commune as sample
 from .fleet import DemoAgent
 
 Say = Callable[[str], None]
+RECORDS: Table = JournalRecord.__table__  # type: ignore[attr-defined]
+SPANS: Table = AvailabilitySpan.__table__  # type: ignore[attr-defined]
 
 
 def free_port() -> int:
@@ -89,8 +91,8 @@ class Demo:
     def records_of(self, agent_id: str) -> int:
         assert self.station is not None
         with self.station.db.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(JournalRecord).where(
-                JournalRecord.agent_id == agent_id)).scalar_one())
+            return int(conn.execute(select(func.count()).select_from(RECORDS).where(
+                RECORDS.c.agent_id == agent_id)).scalar_one())
 
     # ------------------------------------------------------------------ the story
     def run(self) -> dict[str, Any]:
@@ -183,9 +185,8 @@ class Demo:
         fleet = self.call("GET", "/fleet/summary")
         with self.station.db.engine.connect() as conn:
             spans = conn.execute(select(
-                AvailabilitySpan.agent_id,
-                func.sum(AvailabilitySpan.end_mono_ns - AvailabilitySpan.start_mono_ns))
-                .group_by(AvailabilitySpan.agent_id)).all()
+                SPANS.c.agent_id, func.sum(SPANS.c.end_mono_ns - SPANS.c.start_mono_ns))
+                .group_by(SPANS.c.agent_id)).all()
         available = {agent_id: round((total or 0) / 1e9, 1) for agent_id, total in spans}
         states = self.connectivity()
         self.summary.update({

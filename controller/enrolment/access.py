@@ -27,10 +27,14 @@ class ClaimAccess:
         return zmq.utils.z85.encode(self.server_public_key).decode()
 
     def enroll_command(self, code: str) -> str:
-        """Ready to paste on the agent: ``loaxa agent enroll --endpoint ... CODE``."""
-        return " ".join(["loaxa", "agent", "enroll", "--endpoint", shlex.quote(
-            self.enrol_endpoint), "--server-key", shlex.quote(self.server_key_z85),
-            "--code", code])
+        """Ready to paste on the agent: ``loaxa agent enroll --endpoint=... CODE``.
+
+        ``--option=value`` form, shell-quoted: a Z85 key may start with ``-`` (which an
+        option parser would take for an option) and contains shell metacharacters."""
+        return " ".join(["loaxa", "agent", "enroll",
+                         shlex.quote(f"--endpoint={self.enrol_endpoint}"),
+                         shlex.quote(f"--server-key={self.server_key_z85}"),
+                         f"--code={code}"])
 
 
 def public_host(settings: Settings) -> str:

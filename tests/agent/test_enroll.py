@@ -199,7 +199,7 @@ def test_the_cli_speaks_vietnamese_to_the_technician(tmp_path: Path,
                                                      server: ClaimServer) -> None:
     code = new_code()
     server.codes[normalize_code(code) or ""] = RefusalReason.ALREADY_USED
-    common = ["--endpoint", server.endpoint, "--server-key", server.public_z85,
+    common = ["--endpoint", server.endpoint, f"--server-key={server.public_z85}",
               "--data-dir", str(tmp_path / "data"), "--timeout", "5"]
     refused = cli(*common, "--code", code)
     assert refused.returncode == 77
@@ -208,8 +208,9 @@ def test_the_cli_speaks_vietnamese_to_the_technician(tmp_path: Path,
     assert bad.returncode == 2 and bad.stderr.startswith("Mã không hợp lệ")
     english = cli(*common, "--code", "12345", lang="en")
     assert english.stderr.startswith("Invalid code")
-    silent = cli("--endpoint", f"tcp://127.0.0.1:{server.port}", "--server-key",
-                 zmq.curve_keypair()[0].decode(), "--code", new_code(), "--data-dir",
+    silent = cli("--endpoint", f"tcp://127.0.0.1:{server.port}",
+                 f"--server-key={zmq.curve_keypair()[0].decode()}", "--code", new_code(),
+                 "--data-dir",
                  str(tmp_path / "x"), "--timeout", "1", "--json")
     assert silent.returncode == 69 and '"error": "unreachable"' in silent.stdout
     assert "Traceback" not in refused.stderr + bad.stderr + silent.stderr
@@ -223,7 +224,7 @@ def test_an_enrolled_box_runs_against_the_real_broker(tmp_path: Path, server: Cl
     code = new_code()
     server.codes[normalize_code(code) or ""] = grant(
         "ag-en9", port=broker.port, password=creds.password, ca=broker.ca_pem.decode())
-    result = cli("--endpoint", server.endpoint, "--server-key", server.public_z85, "--code",
+    result = cli("--endpoint", server.endpoint, f"--server-key={server.public_z85}", "--code",
                  code, "--data-dir", str(tmp_path / "box"), "--json")
     assert result.returncode == 0, result.stderr
     assert '"agent_id": "ag-en9"' in result.stdout

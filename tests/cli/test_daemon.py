@@ -40,8 +40,9 @@ def test_station_end_to_end(station: tuple[Operator, subprocess.Popen[str], Path
                   "--station", "st-1", "--village", "thon-1")
     issued = operator.json("enrol", "issue", "xa-demo", "--cluster", "c-1")
     words = shlex.split(issued["command"])
-    endpoint = words[words.index("--endpoint") + 1]
-    server_key = zmq.utils.z85.decode(words[words.index("--server-key") + 1])
+    options = dict(word.split("=", 1) for word in words if word.startswith("--"))
+    endpoint = options["--endpoint"]
+    server_key = zmq.utils.z85.decode(options["--server-key"])
 
     public, secret = zmq.curve_keypair()
     device = CurveIdentity(zmq.utils.z85.decode(public), zmq.utils.z85.decode(secret))

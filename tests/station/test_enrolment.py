@@ -4,6 +4,7 @@ claims bound to the handshake's key, and revocation as one operation."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import pytest
 import zmq
@@ -53,7 +54,7 @@ def agent_row(kit: Kit, agent_id: str) -> Agent:
 
 def test_issue_creates_a_pending_agent_and_stores_only_a_digest(kit: Kit) -> None:
     issued = kit.services.codes.issue(kit.who("tech-a"), "xa-a", cluster="c-thon-a1")
-    assert issued.command.startswith("loaxa agent enroll --endpoint tcp://")
+    assert issued.command.startswith("loaxa agent enroll --endpoint=tcp://")
     assert f"--code {issued.code}" in issued.command
     assert agent_row(kit, issued.agent_id).status is AgentStatus.PENDING
     with kit.db.session() as session:
@@ -193,3 +194,31 @@ def test_registry_keys_map_both_ways_and_cache_briefly(kit: Kit) -> None:
     assert cached.is_allowed(key)  # the cache is as old as its ttl, by design
     cached.ttl_s = 0.0
     assert not cached.is_allowed(key)
+
+
+def random_key_whose_z85(predicate: Callable[[str], bool]) -> bytes:
+    while True:
+        public, _secret = zmq.curve_keypair()
+        if predicate(public.decode()):
+            return zmq.utils.z85.decode(public)
+
+
+@pytest.mark.parametrize("predicate", [
+    lambda text: text.startswith("-"),  # no option parser may take the key for an option
+    lambda text: any(c in text for c in "$&()<>*?#"),  # shell metacharacters
+], ids=["leading-dash", "shell-metacharacters"])
+def test_the_printed_enroll_command_survives_any_key(
+        predicate: Callable[[str], bool]) -> None:
+    import shlex
+
+    from agent.cli import parser
+    from controller.enrolment.access import ClaimAccess
+
+    key = random_key_whose_z85(predicate)
+    access = ClaimAccess(enrol_endpoint="tcp://10.0.0.1:7712", data_endpoint="tcp://x:7710",
+                         server_public_key=key, broker_host="h", broker_port=8883,
+                         broker_ca_pem="")
+    words = shlex.split(access.enroll_command("7K2M-9QXD-4RWA"))
+    args = parser().parse_args(words[2:])
+    assert zmq.utils.z85.decode(args.server_key.encode()) == key
+    assert (args.endpoint, args.code) == ("tcp://10.0.0.1:7712", "7K2M-9QXD-4RWA")
