@@ -55,7 +55,7 @@ def agent_row(kit: Kit, agent_id: str) -> Agent:
 def test_issue_creates_a_pending_agent_and_stores_only_a_digest(kit: Kit) -> None:
     issued = kit.services.codes.issue(kit.who("tech-a"), "xa-a", cluster="c-thon-a1")
     assert issued.command.startswith("loaxa agent enroll --endpoint=tcp://")
-    assert f"--code {issued.code}" in issued.command
+    assert f"--code={issued.code}" in issued.command
     assert agent_row(kit, issued.agent_id).status is AgentStatus.PENDING
     with kit.db.session() as session:
         row = session.exec(select(EnrolmentCode)).one()
