@@ -141,6 +141,33 @@ class CommandsSection:
 
 
 @dataclass(frozen=True)
+class AudioSection:
+    # "alsa" on a real box; "null" where there is no sound card (commissioning); "fake"
+    # is the clocked test sink (the demo and tests use it, no sound card needed).
+    sink: str = setting("alsa", choices=("alsa", "null", "fake"))
+    device: str | None = setting(None)  # PortAudio device, e.g. "hw:0,0"; None: default
+    volume: int = setting(80, lo=0, hi=100)
+    emergency_volume: int = setting(100, lo=0, hi=100)
+    grace_s: float = setting(30.0, lo=0, hi=3600)  # a late unshared slot restarts within it
+
+
+@dataclass(frozen=True)
+class AmplifierSection:
+    driver: str = setting("none", choices=("none", "gpiod", "gpiozero", "fake"))
+    chip: str = setting("gpiochip0")  # gpiod
+    line: int = setting(17, lo=0, hi=1023)  # gpiod line, or the BCM pin for gpiozero
+    active_high: bool = setting(True)
+    lead_ms: int = setting(2000, lo=0, hi=60_000)  # switched on this long before a slot
+    tail_ms: int = setting(3000, lo=0, hi=600_000)  # and off this long after
+
+
+@dataclass(frozen=True)
+class CacheSection:
+    quota_mb: int = setting(1024, lo=16, hi=1_000_000)
+    min_free_mb: int = setting(64, lo=0, hi=100_000)
+
+
+@dataclass(frozen=True)
 class TestingSection:
     short_intervals: bool = setting(False)
 
@@ -148,7 +175,8 @@ class TestingSection:
 SECTIONS: dict[str, type[Any]] = {
     "agent": AgentSection, "broker": BrokerSection, "data_plane": DataPlaneSection,
     "heartbeat": HeartbeatSection, "journal": JournalSection, "clock": ClockSection,
-    "watchdog": WatchdogSection, "commands": CommandsSection, "testing": TestingSection,
+    "watchdog": WatchdogSection, "commands": CommandsSection, "audio": AudioSection,
+    "amplifier": AmplifierSection, "cache": CacheSection, "testing": TestingSection,
 }
 
 
@@ -162,6 +190,9 @@ class AgentSettings:
     clock: ClockSection
     watchdog: WatchdogSection
     commands: CommandsSection
+    audio: AudioSection
+    amplifier: AmplifierSection
+    cache: CacheSection
     testing: TestingSection
     source: Path | None = None
 
@@ -372,7 +403,8 @@ def _resolve_and_check(settings: AgentSettings, source: Path | None) -> AgentSet
     if plane.server_key is not None:
         check_z85_key("data_plane.server_key", plane.server_key)
     return AgentSettings(agent, broker, plane, settings.heartbeat, journal, settings.clock,
-                         settings.watchdog, settings.commands, settings.testing, source)
+                         settings.watchdog, settings.commands, settings.audio,
+                         settings.amplifier, settings.cache, settings.testing, source)
 
 
 _Z85 = ("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"

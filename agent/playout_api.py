@@ -22,7 +22,7 @@ import itertools
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
-from protocols.messages import Evidence, Play
+from protocols.messages import CacheState, Evidence, Play
 
 PlayCallback = Callable[[Play], None]
 EventCallback = Callable[[str, str], None]
@@ -54,6 +54,12 @@ class Playout(Protocol):
     def stop(self) -> None: ...
 
     def apply_document(self, kind: str, document: Any) -> None: ...
+
+    def refresh(self) -> None:
+        """Called every few minutes: re-derive anything that depends on the time of day
+        (an agent past its plan's horizon extrapolates its routine further)."""
+
+    def cache_state(self) -> CacheState: ...
 
 
 class NullPlayout:
@@ -100,3 +106,9 @@ class NullPlayout:
 
     def apply_document(self, kind: str, document: Any) -> None:
         self.documents[kind] = document
+
+    def refresh(self) -> None:
+        pass
+
+    def cache_state(self) -> CacheState:
+        return CacheState(0, 0, 0, 0)

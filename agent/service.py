@@ -51,7 +51,6 @@ from protocols.messages import (
     PROTOCOL_VERSION,
     AgentConfig,
     Birth,
-    CacheState,
     ClockSource,
     CloseReason,
     DocVersion,
@@ -69,11 +68,12 @@ from protocols.timefields import TimeQuality
 from protocols.topics import AgentChannel, DocKind, agent_topic
 from protocols.trust import TrustStore
 
+from .broadcaster import Broadcaster
 from .config import AgentSettings, ConfigError
 from .forwarder import Forwarder, ForwardSettings
 from .journal import KERNEL_BOOT_ID, InvalidRecord, Journal, JournalError, JournalLimits
 from .link import Incoming, LinkDown, LinkSettings, LinkUp, MqttLink
-from .playout_api import NullPlayout, Playout
+from .playout_api import Playout
 from .state import TRUST_SETTING, AgentState
 from .telemetry import SystemReadings
 from .version import SOFTWARE
@@ -86,6 +86,8 @@ EXIT_SOFTWARE = 70  # EX_SOFTWARE: an internal error stopped the agent
 EXIT_CONFIG = 78  # EX_CONFIG: not enrolled, or the configuration cannot be used
 
 SESSION_COUNTER = "mqtt-session"
+PLAYED_LOOKBACK_NS = 2 * 86_400 * 10**9  # a slot's window never spans more than this
+REFRESH_S = 300.0
 CAPABILITIES = ("journal", "anchors", "will-delay")
 TICK_S = 0.5
 ERROR_STREAK_LIMIT = 5
@@ -154,7 +156,6 @@ class AgentService:
                  restart: Callable[[], None] | None = None) -> None:
         self.settings = settings
         self.clock: Clock = clock or SystemClock(trust=settings.clock.trust)
-        self.playout: Playout = playout or NullPlayout()
         self.notifier = notifier or Notifier()
         data = settings.data_dir
         data.mkdir(parents=True, exist_ok=True)
@@ -180,6 +181,10 @@ class AgentService:
             data / "journal.db", self.clock, boot_id_path,
             JournalLimits(max_records=journal.max_records, max_mb=journal.max_mb,
                           step_threshold_ns=settings.clock.step_threshold_ms * 10**6))
+        # The real loudspeakers unless a test hands in its own stand-in.
+        self.playout: Playout = playout or Broadcaster(
+            settings, self.clock, boot=self.journal.boot,
+            done_slots=self.journal.played_slots(self.clock.wall_ns() - PLAYED_LOOKBACK_NS))
         self.events: queue.Queue[Any] = queue.Queue()
         broker = settings.broker
         self.link = MqttLink(
@@ -254,7 +259,7 @@ class AgentService:
         self.journal.open(self._evidence())
         now = time.monotonic()
         self._next = {"extend": now + self.extend_s, "heartbeat": now + self.heartbeat_s,
-                      "telemetry": now + 1.0, "watchdog": now}
+                      "telemetry": now + 1.0, "watchdog": now, "refresh": now + REFRESH_S}
         mono = self.clock.monotonic_ns()
         self.gate.watch("network", lambda: self.link.progress()[0], mono)
         self.gate.watch("playout", self.playout.progress_marker, mono)
@@ -351,6 +356,9 @@ class AgentService:
         if now >= self._next["extend"]:
             self._next["extend"] = now + self.extend_s
             self.journal.extend()
+        if now >= self._next["refresh"]:
+            self._next["refresh"] = now + REFRESH_S
+            self.playout.refresh()
         self.journal.flush_pending()
         self.forwarder.tick()
         if now >= self._next["heartbeat"]:
@@ -529,7 +537,7 @@ class AgentService:
             rss_kb=_u32(self.readings.rss_kb()), volume=max(0, min(100, int(self.playout.volume))),
             amp_on=bool(self.playout.amp_on), sink=str(self.playout.sink)[:256],
             clock_source=source, clock_offset_us=offset, clock_uncertainty_us=uncertainty,
-            cache=CacheState(0, 0, 0, 0), applied=self._applied(), rejected=self.counters(),
+            cache=self.playout.cache_state(), applied=self._applied(), rejected=self.counters(),
             cpu_temp_dc=self.readings.cpu_temp_dc(), throttled=self.readings.throttled())
 
     def _maybe_send_telemetry(self) -> None:

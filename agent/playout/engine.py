@@ -178,6 +178,12 @@ class PlayoutEngine:
             return self._now_playing
 
     @property
+    def sink_ok(self) -> bool:
+        """Whether the sink is open and taking samples (the availability evidence); a bool
+        written only by the engine thread, read without a lock."""
+        return self._sink_ok
+
+    @property
     def drift_ppm(self) -> float:
         """The sink's measured drift against the clock (telemetry)."""
         return self._line.drift_ppm

@@ -3,8 +3,8 @@ one-time-code flow, each dialling the broker through its own userspace relay so 
 the demo can cut one village off and bring it back.
 
 The agents run with accelerated intervals (heartbeat 1 s, journal extension 0.5 s, Will
-delay 2 s) so a whole outage and its backfill fit in a minute; everything else is the
-production code path.
+delay 2 s) so a whole outage and its backfill fit in a minute, and play into a clocked
+stand-in for a sound card; everything else is the production code path.
 """
 
 from __future__ import annotations
@@ -36,6 +36,10 @@ ACCELERATED = {
     "broker__reconnect_max_s": "1",
     "clock__trust": "always",
     "watchdog__stall_s": "10",
+    # No sound card here: the agents play into the clocked stand-in for one (it pulls
+    # samples at 48 kHz like a real card), and switch a stand-in amplifier relay.
+    "audio__sink": "fake",
+    "amplifier__driver": "fake",
 }
 
 
