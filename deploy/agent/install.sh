@@ -77,7 +77,8 @@ if [ -z "$destdir" ]; then
   echo "loaxa: virtualenv in $prefix/venv"
   [ -x "$prefix/venv/bin/python" ] || python3 -m venv "$prefix/venv"
   "$prefix/venv/bin/python" -m pip install -q --upgrade pip
-  "$prefix/venv/bin/python" -m pip install -q "$source_spec"
+  # The [agent] extra brings PortAudio output and GPIO for the amplifier relay.
+  "$prefix/venv/bin/python" -m pip install -q "${source_spec}[agent]"
 fi
 
 install -d -m 0755 "$root/etc/systemd/system" "$root/etc/chrony/conf.d" \
