@@ -36,6 +36,7 @@ from controller.broker.sync import (
     controller_credentials,
     external_ca_pem,
 )
+from controller.dataplane.content_component import ContentComponent
 from controller.dataplane.enrol_service import EnrolService
 from controller.dataplane.zap import AGENT_DOMAIN, RegistryKeys, ZapAuthenticator
 from controller.enrolment.access import ClaimAccess, access_from_settings
@@ -44,6 +45,7 @@ from controller.enrolment.codes import CodeService
 from controller.enrolment.revoke import Revoker
 from controller.events import EventBus
 from controller.health import problems
+from controller.library.component import LibraryComponent, library_service
 from controller.registry.agents import AgentService
 from controller.registry.bootstrap import ensure_commune
 from controller.registry.livestate import LiveStateProvider, LiveStateSlot
@@ -103,8 +105,28 @@ def fleet_component(station: Station) -> Component:
     return FleetComponent(station)
 
 
+def alerts_component(station: Station) -> Component:
+    from controller.alerts.component import AlertComponent
+
+    return AlertComponent(station)
+
+
+def forward_component(station: Station) -> Component:
+    from controller.collector.component import ForwardComponent
+
+    return ForwardComponent(station)
+
+
+def planner_component(station: Station) -> Component:
+    from controller.scheduling.component import PlannerComponent
+
+    return PlannerComponent(station)
+
+
 # The components every station runs besides the built-in ones, in start order.
-STATION_COMPONENTS: list[ComponentFactory] = [fleet_component]
+STATION_COMPONENTS: list[ComponentFactory] = [fleet_component, planner_component,
+                                              LibraryComponent, ContentComponent]
+STATION_COMPONENTS += [alerts_component, forward_component]  # uptime & reports area
 
 
 def compose(settings: Settings, db: Database, *, bus: EventBus, time: StationTime,
@@ -123,7 +145,8 @@ def compose(settings: Settings, db: Database, *, bus: EventBus, time: StationTim
                           dt.timedelta(hours=settings.enrolment.code_ttl_hours)),
         revoker=Revoker(db, bus, time, broker_sync),
         backups=Backups(db, settings.backup_dir, settings.backup.keep, bus, time,
-                        settings.station.commune))
+                        settings.station.commune),
+        library=library_service(settings, db, bus, time))
 
 
 class Daemon:

@@ -178,3 +178,202 @@ class AgentOffline(Event):
     kind: ClassVar[str] = "agent_offline"
     agent_id: str
     session: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class LibraryImportProgress(Event):
+    """An import moved on: queued, the start of a processing stage, or its end.
+
+    One kind for a job's whole life, so a progress bar follows one stream; ``percent``
+    is a stage-weighted estimate. ``code`` names why a refused or failed import
+    stopped (the job's API view carries the sentence in the reader's language).
+    """
+
+    kind: ClassVar[str] = "library_import"
+    job_id: str
+    name: str  # the operator's file name
+    state: str  # queued | processing | done | refused | failed
+    stage: str | None = None  # checking | rendering | measuring | storing
+    percent: int = 0
+    outcome: str | None = None  # added | duplicate (when done)
+    sha256: str | None = None
+    code: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LibraryItemChanged(Event):
+    """A library item was added, renamed or deleted (lists refresh on it)."""
+
+    kind: ClassVar[str] = "library_item"
+    change: str  # added | renamed | deleted
+    sha256: str
+    title: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContentAlert(Event):
+    """The content service cannot get an item to an agent as it should. Subclasses say
+    why; listeners may take the base kind or one of them (``on_content_late`` ...)."""
+
+    kind: ClassVar[str] = "content_alert"
+    agent_id: str | None  # None: the key is no longer an active agent's
+    sha256: str
+    detail: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContentLate(ContentAlert):
+    """At the current egress the transfer will not finish before the item's air time."""
+
+    kind: ClassVar[str] = "content_late"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContentMissing(ContentAlert):
+    """An agent asked for an item the station's content store does not hold."""
+
+    kind: ClassVar[str] = "content_not_found"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContentCorrupt(ContentAlert):
+    """A stored library file no longer hashes to its name (a failing disk)."""
+
+    kind: ClassVar[str] = "content_corrupt"
+
+
+# --------------------------------------------------------------------------- scheduling
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProgrammeApproved(Event):
+    """A programme revision was approved: it reaches agents with the next plans."""
+
+    kind: ClassVar[str] = "programme_approved"
+    programme: str
+    revision: int
+    title: str
+    approved_by: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProgrammeWithdrawn(Event):
+    """A programme was taken off the air (its future slots leave the next plans)."""
+
+    kind: ClassVar[str] = "programme_withdrawn"
+    programme: str
+    withdrawn_by: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlanPublished(Event):
+    """A changed plan document was signed and published (retained) for one agent."""
+
+    kind: ClassVar[str] = "plan_published"
+    agent_id: str
+    epoch: int
+    version: int
+    slots: int
+    withdrawn: int  # slots of earlier plans dropped before their start
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmergencyStarted(Event):
+    """An emergency was started (without approval, by the emergency permission)."""
+
+    kind: ClassVar[str] = "emergency_started"
+    emergency_id: str
+    content: str
+    villages: tuple[str, ...]
+    started_by: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmergencyStopped(Event):
+    kind: ClassVar[str] = "emergency_stopped"
+    emergency_id: str
+    stopped_by: str
+    reason: str  # "stopped" | "superseded"
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmergencyAcknowledged(Event):
+    """An approver acknowledged an emergency aired without approval."""
+
+    kind: ClassVar[str] = "emergency_acknowledged"
+    emergency_id: str
+    acknowledged_by: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AttestationChanged(Event):
+    """An operator attested a legacy cluster or station operational, or withdrew it."""
+
+    kind: ClassVar[str] = "attestation"
+    attestation_id: int
+    target: str  # cluster | station
+    key: str
+    change: str  # created | withdrawn
+    by: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class FleetAlert(Event):
+    """Something about the fleet needs a person. Subclasses say what; listeners may take
+    the base kind or one of them (``on_alert_agent_offline`` ...). ``alert_id`` is the
+    row in ``alert``, cleared later by an :class:`AlertCleared` with the same id."""
+
+    kind: ClassVar[str] = "alert"
+    alert_id: int
+    subject: str  # the agent, slot or village it is about
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentOfflineAlert(FleetAlert):
+    """An agent has been offline longer than the configured threshold."""
+
+    kind: ClassVar[str] = "alert_agent_offline"
+    agent_id: str
+    offline_since: dt.datetime | None
+    threshold_min: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class AiringMissedAlert(FleetAlert):
+    """A slot targeted at an agent ended its window without an AIRED play record."""
+
+    kind: ClassVar[str] = "alert_airing_missed"
+    agent_id: str
+    slot_id: str
+    programme: str
+    scheduled_at: dt.datetime
+    outcome: str  # the play record's outcome, or "no-record"
+
+
+@dataclass(frozen=True, kw_only=True)
+class VillageUnreachedAlert(FleetAlert):
+    """A village that was reached is no longer (indicator 1, over a trailing window)."""
+
+    kind: ClassVar[str] = "alert_village_unreached"
+    village: str
+    since_day: dt.date
+    best_availability: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class JournalBacklogAlert(FleetAlert):
+    """An agent's unacknowledged journal keeps growing (its records are not getting
+    through), from its heartbeats' backlog."""
+
+    kind: ClassVar[str] = "alert_journal_backlog"
+    agent_id: str
+    backlog_records: int
+    oldest_s: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertCleared(Event):
+    kind: ClassVar[str] = "alert_cleared"
+    alert_id: int
+    alert_kind: str
+    subject: str

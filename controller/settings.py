@@ -22,6 +22,7 @@ from pydantic_settings import (
 from protocols.topics import ID_PATTERN
 
 from .i18n import _
+from .library.settings import ProcessingSettings
 
 Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
 
@@ -95,6 +96,68 @@ class BackupSettings(Section):
     keep: int = Field(default=14, ge=1)
 
 
+class LibrarySettings(ProcessingSettings):
+    """``[library]``: the import pipeline's targets (every ``ProcessingSettings`` key) and
+    what the station accepts from operators."""
+
+    # Phones send bulletins as video; a ten-minute phone video is a few hundred MB. The
+    # cap bounds the disk one upload can take before the pipeline has even looked at it.
+    max_upload_mb: int = Field(default=500, ge=1, le=16_384)
+    # ffmpeg takes a whole core; a station is a 2-core box that also serves agents, so
+    # imports run one at a time unless the station has cores to spare.
+    workers: int = Field(default=1, ge=1, le=8)
+    # Uploaded files waiting for a worker (each is on disk): more is refused as busy.
+    max_queued: int = Field(default=50, ge=1, le=1000)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+
+class AlertSettings(Section):
+    """``[alerts]``: when the station raises an alert (``controller.alerts.rules``)."""
+
+    enabled: bool = True
+    interval_s: int = Field(default=60, ge=5, le=3600)
+    offline_after_min: int = Field(default=30, ge=1, le=7 * 24 * 60)
+    backlog_after_min: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    village_days: int = Field(default=7, ge=1, le=92)  # trailing window for "reached"
+    missed_lookback_h: int = Field(default=48, ge=1, le=24 * 31)
+
+
+class ForwardSettings(Section):
+    """``[forward]``: a commune controller forwarding its records to the regional
+    collector, through its broker's bridge (``controller.collector.forwarder``)."""
+
+    enabled: bool = False
+    batch_records: int = Field(default=2000, ge=10, le=20_000)
+    batch_kb: int = Field(default=256, ge=16, le=3072)
+    interval_s: float = Field(default=5.0, ge=0.05, le=3600)
+    ack_timeout_s: float = Field(default=30.0, ge=0.5, le=3600)
+    ack_timeout_max_s: float = Field(default=600.0, ge=1, le=86_400)
+    slot_grace_min: int = Field(default=60, ge=0, le=24 * 60)
+    # The bridge to the region (written into the commune broker's configuration).
+    region_host: str = ""
+    region_port: int = Field(default=8883, ge=1, le=65535)
+    region_ca_file: Path | None = None
+    bridge_username: str = ""  # empty: bridge-<commune>
+    bridge_password_file: Path | None = None
+
+
+class CollectorSettings(Section):
+    """``[collector]``: ``loaxa collector run``, the regional collector (its database is
+    ``[database] url``, PostgreSQL)."""
+
+    broker_host: str = "127.0.0.1"
+    broker_port: int = Field(default=8883, ge=1, le=65535)
+    username: str = "collector"
+    password_file: Path | None = None
+    ca_file: Path | None = None
+    client_id: Identifier = "loaxa-collector"
+    definition: str = "loaxa-2024.1"
+    communes: list[Identifier] = []  # empty: every commune the broker's ACL lets through
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LOAXA_", env_nested_delimiter="__",
                                       extra="forbid", frozen=True)
@@ -106,6 +169,10 @@ class Settings(BaseSettings):
     dataplane: DataPlaneSettings = DataPlaneSettings()
     enrolment: EnrolmentSettings = EnrolmentSettings()
     backup: BackupSettings = BackupSettings()
+    library: LibrarySettings = LibrarySettings()
+    alerts: AlertSettings = AlertSettings()
+    forward: ForwardSettings = ForwardSettings()
+    collector: CollectorSettings = CollectorSettings()
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings],
@@ -133,6 +200,16 @@ class Settings(BaseSettings):
     @property
     def broker_dir(self) -> Path:
         return self.station.data_dir / "broker"
+
+    @property
+    def content_dir(self) -> Path:
+        """The library's content store (files named by their sha256)."""
+        return self.station.data_dir / "content"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Uploads being received or waiting for an import worker."""
+        return self.station.data_dir / "uploads"
 
 
 class SettingsError(Exception):

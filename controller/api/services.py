@@ -3,18 +3,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from controller.audit import AuditLog
 from controller.backup import Backups
 from controller.enrolment.codes import CodeService
 from controller.enrolment.revoke import Revoker
 from controller.events import EventBus
+from controller.library.service import LibraryService
 from controller.registry.agents import AgentService
 from controller.registry.stations import StationService
 from controller.registry.summary import SummaryService
 from controller.registry.timebase import StationTime
 from controller.registry.units import UnitService
+from controller.reports.services import ReportServices
+from controller.scheduling.services import SchedulingServices
 from controller.security.sessions import AuthService
 from controller.security.users import UserService
 from controller.signing.keyring import Keyring
@@ -37,3 +40,11 @@ class ApiServices:
     codes: CodeService
     revoker: Revoker
     backups: Backups
+    library: LibraryService
+    scheduling: SchedulingServices = field(init=False)
+    reporting: ReportServices = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.scheduling = SchedulingServices.build(self.db, self.bus, self.time)
+        self.library.usage.add(self.scheduling.usage)
+        self.reporting = ReportServices.build(self.db, self.bus, self.time)

@@ -48,10 +48,28 @@ cli.help = _("loaxa: IP-radio broadcast controller for commune loudspeaker netwo
 
 
 def _register() -> None:
-    from . import access, admin, backup, daemon, demo, devices, enrol, keys, records, units, users
+    from . import (
+        access,
+        admin,
+        attest,
+        backup,
+        broadcast,
+        collector,
+        daemon,
+        demo,
+        devices,
+        enrol,
+        keys,
+        records,
+        report,
+        schedule,
+        units,
+        users,
+    )
+    from . import library as library_commands
 
     for module in (access, units, devices, enrol, users, records, keys, backup, admin, daemon,
-                   demo):
+                   demo, library_commands, schedule, broadcast, report, attest, collector):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
 
 from .chime import prepare_chimes
@@ -36,23 +38,43 @@ MAX_EXTRA_GAIN_DB = 10.0
 DEFAULT_SETTINGS = ProcessingSettings()
 
 
+class Stage(StrEnum):
+    """The steps of an import, in order, for progress reports (see ``import_file``)."""
+
+    CHECKING = "checking"  # probe, integrity, pass one (decode and measure everything)
+    RENDERING = "rendering"  # pass two (filter, normalise, encode), possibly redone
+    MEASURING = "measuring"  # the stored item's own loudness and length
+    STORING = "storing"  # moving it into the content store
+
+
+ProgressHook = Callable[[Stage], None]
+
+
+def _no_progress(_stage: Stage) -> None:
+    pass
+
+
 def import_file(path: Path | str, store: ContentStore,
                 settings: ProcessingSettings = DEFAULT_SETTINGS, *,
-                name: str | None = None) -> ImportResult:
+                name: str | None = None,
+                progress: ProgressHook = _no_progress) -> ImportResult:
     """Process ``path`` and store the result; ``name`` is what the operator calls the file
     (an upload's original name), used in messages and kept as ``source_name``.
+    ``progress`` hears each ``Stage`` as it starts (an operator watches a progress bar).
 
     Raises an ``ImportRefused`` subclass for a file that cannot become an item and
     ``ProcessingFailed``/``ToolMissing`` when the station itself is at fault.
     """
     path = Path(path)
     name = name or path.name
+    progress(Stage.CHECKING)
     accepted = accept(path, name, settings, settings.max_duration_s)
     span = accepted.analysis.speech_span(settings)
     gain = settings.target_lufs - accepted.analysis.loudness.integrated_lufs
     with tempfile.TemporaryDirectory(prefix="loaxa-import-") as work, \
             store.staging() as staged:
         chimes = prepare_chimes(settings, Path(work)) if settings.chime else None
+        progress(Stage.RENDERING)
         rendered = render(accepted, span, gain, settings, chimes, staged)
         tried = [(gain, rendered.speech.integrated_lufs)]
         for _attempt in range(MAX_CORRECTIONS):
@@ -68,10 +90,12 @@ def import_file(path: Path | str, store: ContentStore,
             log.warning("%s: speech ends at %.2f LUFS (target %.1f): the limiter cannot give "
                         "more without crushing the peaks", name, tried[-1][1],
                         settings.target_lufs)
+        progress(Stage.MEASURING)
         whole = measure(staged, name, accepted.timeout_s)
         # Without chimes the speech is the whole item: one measurement serves both.
         speech = whole if chimes is None else measure(staged, name, accepted.timeout_s,
                                                       _speech_window(rendered))
+        progress(Stage.STORING)
         stored = store.put(staged)
     info = accepted.info
     audio = ProcessedAudio(

@@ -2,9 +2,10 @@
 
 Whenever a batch touches a boot (an interval record or an anchor of it), that boot's
 contribution to each local day is recomputed from *all* its spans and anchors so far
-and replaces the previous one; the touched days are then re-summed per agent. Because
-the result is a function of the stored records only, duplicates, reordering and late
-backfill all converge on the same rollups.
+and replaces the previous one; the touched days are then re-summed per agent, and the
+months of those days re-summed from the days. Because the result is a function of the
+stored records only, duplicates, reordering and late backfill all converge on the same
+rollups.
 """
 
 from __future__ import annotations
@@ -14,15 +15,17 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Table, and_, delete, func, select, tuple_
+from sqlalchemy import Table, and_, delete, func, literal_column, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
 
 from protocols.messages import Anchor as AnchorRecord
 
 from ..storage.tables.fleet import AvailabilitySpan, JournalRecord
-from ..storage.tables.uptime import UptimeBootDay, UptimeDay
+from ..storage.tables.uptime import UptimeBootDay, UptimeDay, UptimeMonth
 from ..storage.types import utcnow
+from .keys import pairs_in
 from .placement import Anchor, Span, place
 from .window import ServiceWindow
 
@@ -30,7 +33,14 @@ RECORDS: Table = JournalRecord.__table__  # type: ignore[attr-defined]
 SPANS: Table = AvailabilitySpan.__table__  # type: ignore[attr-defined]
 BOOT_DAYS: Table = UptimeBootDay.__table__  # type: ignore[attr-defined]
 DAYS: Table = UptimeDay.__table__  # type: ignore[attr-defined]
+MONTHS: Table = UptimeMonth.__table__  # type: ignore[attr-defined]
+COLUMNS = ["up_ms_e0", "up_ms_e1", "up_ms_e2", "up_ms_e3", "unanchored_ms"]
+BOOT_CHUNK = 200  # boots per statement: bound parameters and SQLite's expression depth
+AGENT_CHUNK = 200  # (1000 by default) stay well under their limits
 ANCHOR_KIND = AnchorRecord.__struct_config__.tag
+# Inline, not a bound parameter: ix_journal_record_anchors is partial (kind = 2) and a
+# planner only uses it when the query states the same literal condition.
+ANCHOR_LITERAL: ColumnElement[int] = literal_column(str(ANCHOR_KIND))
 LEVELS = 4
 
 
@@ -68,58 +78,86 @@ class RollupMaintainer:
         self._dialect = sqlite if dialect == "sqlite" else postgresql
 
     def refresh(self, conn: Connection, commune_id: int, boots: Iterable[BootKey]) -> int:
-        """Recompute the given boots and the days they touch; returns days re-summed."""
+        """Recompute the given boots and the days they touch; returns days re-summed.
+
+        The boots of one call are read and rewritten together (a handful of statements
+        per chunk of boots, not per boot): a backlog drain touches every agent's boots
+        in every transaction, and round trips, not rows, are what a remote PostgreSQL
+        charges for."""
         touched: set[tuple[str, dt.date]] = set()
-        for boot in sorted(set(boots)):
-            touched |= self._refresh_boot(conn, commune_id, boot)
+        keys = sorted(set(boots))
+        for start in range(0, len(keys), BOOT_CHUNK):
+            touched |= self._refresh_boots(conn, commune_id, keys[start:start + BOOT_CHUNK])
         self._resum(conn, commune_id, touched)
+        self._resum_months(conn, commune_id, {(agent, day.replace(day=1))
+                                              for agent, day in touched})
         return len(touched)
 
-    def _refresh_boot(self, conn: Connection, commune_id: int,
-                      key: BootKey) -> set[tuple[str, dt.date]]:
-        where = and_(SPANS.c.agent_id == key.agent_id, SPANS.c.journal_id == key.journal_id,
-                     SPANS.c.boot == key.boot, SPANS.c.start_mono_ns.is_not(None))
-        spans, raw = [], {}
-        for row in conn.execute(select(SPANS.c.interval, SPANS.c.start_mono_ns,
-                                       SPANS.c.end_mono_ns, SPANS.c.evidence,
-                                       SPANS.c.start_wall_ns, SPANS.c.end_wall_ns).where(where)):
-            spans.append(Span(row.interval, row.start_mono_ns, row.end_mono_ns, row.evidence))
-            raw[row.interval] = (row.start_wall_ns, row.end_wall_ns)
-        anchors = [Anchor(row.mono_ns, row.wall_ns, row.quality) for row in conn.execute(
-            select(RECORDS.c.mono_ns, RECORDS.c.wall_ns, RECORDS.c.quality).where(
-                RECORDS.c.agent_id == key.agent_id, RECORDS.c.journal_id == key.journal_id,
-                RECORDS.c.boot == key.boot, RECORDS.c.kind == ANCHOR_KIND))]
-        days = contributions(spans, raw, anchors, self.window)
-        mine = and_(BOOT_DAYS.c.agent_id == key.agent_id,
-                    BOOT_DAYS.c.journal_id == key.journal_id, BOOT_DAYS.c.boot == key.boot,
-                    BOOT_DAYS.c.window_key == self.window.key)
-        before = {row.day for row in conn.execute(select(BOOT_DAYS.c.day).where(mine))}
+    def _refresh_boots(self, conn: Connection, commune_id: int,
+                       keys: list[BootKey]) -> set[tuple[str, dt.date]]:
+        spans: dict[BootKey, list[Span]] = defaultdict(list)
+        raw: dict[BootKey, dict[int, tuple[int, int]]] = defaultdict(dict)
+        for row in conn.execute(select(
+                SPANS.c.agent_id, SPANS.c.journal_id, SPANS.c.boot, SPANS.c.interval,
+                SPANS.c.start_mono_ns, SPANS.c.end_mono_ns, SPANS.c.evidence,
+                SPANS.c.start_wall_ns, SPANS.c.end_wall_ns).where(
+                _of_boots(SPANS, keys), SPANS.c.start_mono_ns.is_not(None))):
+            key = BootKey(row.agent_id, row.journal_id, row.boot)
+            spans[key].append(Span(row.interval, row.start_mono_ns, row.end_mono_ns,
+                                   row.evidence))
+            raw[key][row.interval] = (row.start_wall_ns, row.end_wall_ns)
+        anchors: dict[BootKey, list[Anchor]] = defaultdict(list)
+        for anchor in conn.execute(select(
+                RECORDS.c.agent_id, RECORDS.c.journal_id, RECORDS.c.boot, RECORDS.c.mono_ns,
+                RECORDS.c.wall_ns, RECORDS.c.quality).where(
+                _of_boots(RECORDS, keys), RECORDS.c.kind == ANCHOR_LITERAL)):
+            anchors[BootKey(anchor.agent_id, anchor.journal_id, anchor.boot)].append(
+                Anchor(anchor.mono_ns, anchor.wall_ns, anchor.quality))
+        mine = and_(BOOT_DAYS.c.window_key == self.window.key, _of_boots(BOOT_DAYS, keys))
+        touched = {(row.agent_id, row.day) for row in conn.execute(
+            select(BOOT_DAYS.c.agent_id, BOOT_DAYS.c.day).where(mine))}
         conn.execute(delete(BOOT_DAYS).where(mine))
-        if days:
-            conn.execute(BOOT_DAYS.insert(), [
-                {"agent_id": key.agent_id, "journal_id": key.journal_id, "boot": key.boot,
-                 "window_key": self.window.key, "day": day, "commune_id": commune_id,
-                 "up_ms_e0": ms[0], "up_ms_e1": ms[1], "up_ms_e2": ms[2], "up_ms_e3": ms[3],
-                 "unanchored_ms": ms[4]} for day, ms in days.items()])
-        return {(key.agent_id, day) for day in before | set(days)}
+        rows = []
+        for key in keys:
+            days = contributions(spans.get(key, []), raw.get(key, {}), anchors.get(key, []),
+                                 self.window)
+            touched |= {(key.agent_id, day) for day in days}
+            rows += [{"agent_id": key.agent_id, "journal_id": key.journal_id,
+                      "boot": key.boot, "window_key": self.window.key, "day": day,
+                      "commune_id": commune_id, "up_ms_e0": ms[0], "up_ms_e1": ms[1],
+                      "up_ms_e2": ms[2], "up_ms_e3": ms[3], "unanchored_ms": ms[4]}
+                     for day, ms in days.items()]
+        if rows:
+            conn.execute(BOOT_DAYS.insert(), rows)
+        return touched
 
     def _resum(self, conn: Connection, commune_id: int,
                touched: set[tuple[str, dt.date]]) -> None:
         if not touched:
             return
-        pairs = sorted(touched)
-        columns = ["up_ms_e0", "up_ms_e1", "up_ms_e2", "up_ms_e3", "unanchored_ms"]
+        by_agent: dict[str, list[tuple[str, dt.date]]] = defaultdict(list)
+        for pair in sorted(touched):
+            by_agent[pair[0]].append(pair)
+        agents = sorted(by_agent)
+        for start in range(0, len(agents), AGENT_CHUNK):
+            self._resum_pairs(conn, commune_id, [pair for agent in
+                                                 agents[start:start + AGENT_CHUNK]
+                                                 for pair in by_agent[agent]])
+
+    def _resum_pairs(self, conn: Connection, commune_id: int,
+                     pairs: list[tuple[str, dt.date]]) -> None:
+        columns = COLUMNS
         sums = conn.execute(
             select(BOOT_DAYS.c.agent_id, BOOT_DAYS.c.day,
                    *[func.sum(BOOT_DAYS.c[c]).label(c) for c in columns])
             .where(BOOT_DAYS.c.window_key == self.window.key,
-                   tuple_(BOOT_DAYS.c.agent_id, BOOT_DAYS.c.day).in_(pairs))
+                   pairs_in(BOOT_DAYS.c.agent_id, BOOT_DAYS.c.day, pairs))
             .group_by(BOOT_DAYS.c.agent_id, BOOT_DAYS.c.day)).all()
         present = {(row.agent_id, row.day) for row in sums}
         empty = [pair for pair in pairs if pair not in present]
         if empty:
             conn.execute(delete(DAYS).where(DAYS.c.window_key == self.window.key,
-                                            tuple_(DAYS.c.agent_id, DAYS.c.day).in_(empty)))
+                                            pairs_in(DAYS.c.agent_id, DAYS.c.day, empty)))
         if not sums:
             return
         now = utcnow()
@@ -131,3 +169,56 @@ class RollupMaintainer:
             index_elements=["agent_id", "window_key", "day"],
             set_={c: statement.excluded[c] for c in [*columns, "updated_at"]})
         conn.execute(statement, rows)
+
+    def _resum_months(self, conn: Connection, commune_id: int,
+                      months: set[tuple[str, dt.date]]) -> None:
+        """Re-sum the given (agent, first day of month) pairs from ``uptime_day``."""
+        if not months:
+            return
+        agents = sorted({agent for agent, _ in months})
+        first = min(month for _, month in months)
+        last = next_month(max(month for _, month in months))
+        sums: dict[tuple[str, dt.date], list[int]] = {}
+        for row in conn.execute(
+                select(DAYS.c.agent_id, DAYS.c.day, *[DAYS.c[c] for c in COLUMNS])
+                .where(DAYS.c.window_key == self.window.key, DAYS.c.agent_id.in_(agents),
+                       DAYS.c.day >= first, DAYS.c.day < last)):
+            key = (row.agent_id, row.day.replace(day=1))
+            if key in months:
+                total = sums.setdefault(key, [0] * len(COLUMNS))
+                for index, column in enumerate(COLUMNS):
+                    total[index] += int(getattr(row, column))
+        empty = sorted(months - set(sums))
+        for start in range(0, len(empty), AGENT_CHUNK):
+            conn.execute(delete(MONTHS).where(MONTHS.c.window_key == self.window.key,
+                                              pairs_in(MONTHS.c.agent_id, MONTHS.c.month,
+                                                       empty[start:start + AGENT_CHUNK])))
+        if not sums:
+            return
+        now = utcnow()
+        rows = [{"agent_id": agent, "window_key": self.window.key, "month": month,
+                 "commune_id": commune_id, "updated_at": now,
+                 **dict(zip(COLUMNS, total, strict=True))}
+                for (agent, month), total in sorted(sums.items())]
+        statement = self._dialect.insert(MONTHS)
+        statement = statement.on_conflict_do_update(
+            index_elements=["agent_id", "window_key", "month"],
+            set_={c: statement.excluded[c] for c in [*COLUMNS, "updated_at"]})
+        conn.execute(statement, rows)
+
+
+def _of_boots(table: Table, keys: list[BootKey]) -> ColumnElement[bool]:
+    """``(agent, journal, boot) in keys`` as an OR of ``agent = ? AND journal = ? AND
+    boot IN (...)``: unlike a row-value IN list, every branch is an index search on both
+    SQLite and PostgreSQL."""
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for key in keys:
+        groups[(key.agent_id, key.journal_id)].append(key.boot)
+    return or_(*[and_(table.c.agent_id == agent, table.c.journal_id == journal,
+                      table.c.boot.in_(sorted(boots)))
+                 for (agent, journal), boots in sorted(groups.items())])
+
+
+def next_month(day: dt.date) -> dt.date:
+    """The first day of the month after ``day``'s."""
+    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)

@@ -1,0 +1,111 @@
+"""Library items on their way to agents: what the content service is sending, per agent.
+
+The content service (``controller.dataplane.content_service``) runs as a daemon
+component and knows transfers by CURVE key and raw sha256; operators know agents by id
+and items by title. The component plugs the running service into a ``ContentSlot`` (an
+API built without a daemon, as in tests, simply reports it as not running), and
+``transfer_report`` translates its view for one commune.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sqlmodel import Session, col, select
+
+from controller.dataplane.content_service import TransferProgress
+from controller.storage.tables.library import LibraryItem
+from controller.storage.tables.registry import Agent
+from protocols.content import NO_DEADLINE_NS
+
+
+class TransferSource(Protocol):
+    endpoint: str
+
+    def transfers(self) -> list[TransferProgress]: ...
+
+    def stats(self) -> dict[str, int]: ...
+
+
+class ContentSlot:
+    """Where the running content service is found (None: not running in this process)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._source: TransferSource | None = None
+        self._commune: str | None = None
+
+    def plug(self, source: TransferSource, commune: str) -> None:
+        with self._lock:
+            self._source, self._commune = source, commune
+
+    def unplug(self) -> None:
+        with self._lock:
+            self._source = self._commune = None
+
+    def get(self) -> tuple[TransferSource | None, str | None]:
+        with self._lock:
+            return self._source, self._commune
+
+
+@dataclass(frozen=True)
+class TransferView:
+    agent_id: str
+    sha256: str
+    title: str | None  # None: not (or no longer) in this commune's library
+    size_bytes: int
+    sent_bytes: int  # acknowledged by the agent (written to its cache)
+    percent: int
+    state: str  # sending | queued
+    position: int  # transfers that go first, for a queued one
+    need_by: dt.datetime | None  # the earliest air time the agent gave; None: pinned
+
+
+@dataclass(frozen=True)
+class TransfersReport:
+    commune: str
+    running: bool
+    endpoint: str | None
+    transfers: list[TransferView] = field(default_factory=list)
+    # The whole service's counters (it serves the station's commune); empty otherwise.
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+def transfer_report(session: Session, slot: ContentSlot, commune_id: int,
+                    commune: str) -> TransfersReport:
+    source, station_commune = slot.get()
+    if source is None:
+        return TransfersReport(commune=commune, running=False, endpoint=None)
+    progress = source.transfers()
+    keys = {t.agent for t in progress}
+    agents = {bytes(agent.curve_public_key): agent.id for agent in session.exec(
+        select(Agent).where(Agent.commune_id == commune_id,
+                            col(Agent.curve_public_key).in_(keys)))
+        if agent.curve_public_key is not None} if keys else {}
+    shas = {t.content.hex() for t in progress}
+    titles = dict(session.exec(select(LibraryItem.sha256, LibraryItem.title).where(
+        LibraryItem.commune_id == commune_id, col(LibraryItem.sha256).in_(shas))).all()) \
+        if shas else {}
+    views = [TransferView(
+        agent_id=agents[t.agent], sha256=t.content.hex(), title=titles.get(t.content.hex()),
+        size_bytes=t.size, sent_bytes=t.acknowledged,
+        percent=100 if t.size == 0 else min(100, t.acknowledged * 100 // t.size),
+        state="sending" if t.active else "queued", position=t.position,
+        need_by=_instant(t.need_by_ns))
+        for t in progress if t.agent in agents]
+    return TransfersReport(commune=commune, running=True, endpoint=source.endpoint,
+                           transfers=views,
+                           stats=source.stats() if commune == station_commune else {})
+
+
+def _instant(ns: int) -> dt.datetime | None:
+    """An agent's deadline as a time; None for "no deadline" (or one out of range)."""
+    if ns >= NO_DEADLINE_NS:
+        return None
+    try:
+        return dt.datetime.fromtimestamp(ns / 1e9, dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
