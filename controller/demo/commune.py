@@ -1,5 +1,6 @@
 """The sample commune of ``loaxa demo``: six villages, an IP station with wired
-clusters left over from before the conversion (a hybrid), and an old FM station."""
+clusters left over from before the conversion (a hybrid), an old FM station, and the
+two bulletins its operator records (Vietnamese data, like the names)."""
 
 from __future__ import annotations
 
@@ -46,3 +47,26 @@ CLUSTERS = [
     ClusterPlan("cum-pa-co-fm", "Cụm FM Pa Cò", "ban-pa-co", "dai-fm-cu", "fm"),
     ClusterPlan("cum-na-hin-fm", "Cụm FM Nà Hin", "ban-na-hin", "dai-fm-cu", "fm"),
 ]
+
+
+@dataclass(frozen=True)
+class Bulletin:
+    key: str  # the programme's key
+    title: str
+    text: str  # read out by espeak-ng
+
+
+# A storm bulletin for three villages, aired twice (storm bulletins are repeated) ...
+BULLETIN = Bulletin(
+    "tin-phong-chong-bao", "Bản tin phòng chống bão",
+    "Ủy ban nhân dân xã Tân Lập thông báo: chiều nay các thôn họp về phòng chống bão.")
+BULLETIN_VILLAGES = ["thon-dong", "thon-tay", "thon-trung"]
+BULLETIN_REPEAT = 2
+BULLETIN_GAP_S = 1
+
+# ... and the emergency that interrupts its second airing in two of them. It is pinned
+# beforehand, so every agent has it cached before it is needed.
+EMERGENCY = Bulletin(
+    "tin-khan-cap", "Tin khẩn cấp: bão vào gần",
+    "Khẩn cấp: bão đang vào gần, bà con vào nơi trú ẩn.")
+EMERGENCY_VILLAGES = ["thon-tay", "thon-trung"]

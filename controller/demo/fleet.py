@@ -1,6 +1,7 @@
 """The demo's village agents: real ``python -m agent`` processes, enrolled with the
-one-time-code flow, each dialling the broker through its own userspace relay so that
-the demo can cut one village off and bring it back.
+one-time-code flow, each dialling the broker and the station's content service through
+its own userspace relays so that the demo can cut one village off (both links, as a
+dead 4G cell would) and bring it back.
 
 The agents run with accelerated intervals (heartbeat 1 s, journal extension 0.5 s, Will
 delay 2 s) so a whole outage and its backfill fit in a minute, and play into a clocked
@@ -15,8 +16,10 @@ import shlex
 import signal
 import subprocess
 import sys
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .relay import Relay
 
@@ -53,8 +56,10 @@ class DemoAgent:
     data_dir: Path
     agent_id: str = ""
     relay: Relay | None = None
+    plane_relays: list[Relay] = field(default_factory=list)  # content, clock
     process: subprocess.Popen[bytes] | None = None
     settings: dict[str, str] = field(default_factory=lambda: dict(ACCELERATED))
+    stopping: bool = False
 
     @property
     def config(self) -> Path:
@@ -77,27 +82,53 @@ class DemoAgent:
         env.update({f"LOAXA_AGENT__{k.upper()}": v for k, v in self.settings.items()})
         env["LOAXA_AGENT__BROKER__HOST"] = "127.0.0.1"
         env["LOAXA_AGENT__BROKER__PORT"] = str(self.relay.port)
+        for key, (host, port) in self.data_plane_endpoints().items():
+            relay = Relay(port, target_host=host).start()
+            self.plane_relays.append(relay)
+            env[f"LOAXA_AGENT__DATA_PLANE__{key.upper()}"] = f"tcp://127.0.0.1:{relay.port}"
         with (self.data_dir / "agent.log").open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "agent", "run", "-c", str(self.config)], env=env,
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
 
+    def data_plane_endpoints(self) -> dict[str, tuple[str, int]]:
+        """The ZeroMQ endpoints enrolment gave the agent (``[data_plane] endpoint`` for
+        content, and any other ``*endpoint`` key, such as the clock exchange's)."""
+        with self.config.open("rb") as handle:
+            plane = tomllib.load(handle).get("data_plane", {})
+        found = {}
+        for key, value in plane.items():
+            if key.endswith("endpoint") and isinstance(value, str):
+                parts = urlsplit(value)
+                if parts.scheme == "tcp" and parts.hostname and parts.port:
+                    found[key] = (parts.hostname, parts.port)
+        return found
+
+    def relays(self) -> list[Relay]:
+        return ([self.relay] if self.relay is not None else []) + self.plane_relays
+
     def cut_off(self) -> None:
         """A dead 4G cell: nothing gets through, nothing is closed."""
-        assert self.relay is not None
-        self.relay.partition("blackhole")
+        for relay in self.relays():
+            relay.partition("blackhole")
 
     def reconnect(self) -> None:
-        assert self.relay is not None
-        self.relay.heal()
+        for relay in self.relays():
+            relay.heal()
+
+    def terminate(self) -> None:
+        """Ask the agent to stop (it closes its journal interval); ``stop`` waits."""
+        if self.process is not None and self.process.poll() is None and not self.stopping:
+            self.process.send_signal(signal.SIGTERM)
+            self.stopping = True
 
     def stop(self, timeout: float = 10.0) -> None:
         if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            self.terminate()
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
-        if self.relay is not None:
-            self.relay.stop()
+        for relay in self.relays():
+            relay.stop()
