@@ -41,6 +41,7 @@ class Entry:
     note: str = ""
     joined: bool = False
     preempted_by: str | None = None  # set on the restart entry of a pre-empted slot
+    interrupted: Airing | None = None  # ...with the part that was heard before it
 
     def due(self, off: int) -> int | None:
         """Monotonic due time of the entry's first sample (``off`` = wall - mono)."""

@@ -597,7 +597,8 @@ class PlayoutEngine:
                          window_end_ns=entry.window_end_ns, limit_frames=entry.limit_frames,
                          peers=entry.peers, extrapolated=entry.extrapolated, floating=True,
                          from_timeline=entry.from_timeline,
-                         note=f"restarted after pre-emption by {by}", preempted_by=by)
+                         note=f"restarted after pre-emption by {by}", preempted_by=by,
+                         interrupted=airing)
         self._ensure_source(restart)  # decodes ahead while the pre-emptor airs
         self._queued.append(restart)
 
@@ -755,7 +756,13 @@ class PlayoutEngine:
 
     def _record_unaired(self, entry: Entry, outcome: PlayOutcome, reason: str) -> None:
         self._finalised(entry)
-        self._proof.unaired(entry, outcome, reason)
+        cut = entry.interrupted
+        if cut is not None and cut.first_frame is not None:
+            # Pre-empted and never resumed: the record still says when it was on air.
+            self._proof.aired(entry, outcome, reason, cut.first_frame, cut.end_frame,
+                              self._clock.monotonic_ns())
+        else:
+            self._proof.unaired(entry, outcome, reason)
 
     def _finalised(self, entry: Entry) -> None:
         if entry.from_timeline:

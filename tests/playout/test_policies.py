@@ -48,9 +48,11 @@ def test_preempted_slot_outside_its_window_is_logged_preempted(library: Library)
             slot("high", library.short, t + 1 * S, priority=Priority.EMERGENCY),
         ])
         rig.wait_plays(2, timeout=15)
-    low = rig.play_of("low")
+    low, high = rig.play_of("low"), rig.play_of("high")
     assert low.outcome == PlayOutcome.PREEMPTED
     assert low.reason == "pre-empted by high; window closed"
+    # the second it was heard before the pre-emption is on its record
+    assert near(low.first_sample_ns, t) and near(low.end_ns, high.first_sample_ns or 0, 30 * MS)
 
 
 def test_queue_after_waits_for_the_item_on_air(library: Library) -> None:
