@@ -12,8 +12,11 @@ dead link never means silence.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from protocols.clock import Clock
 from protocols.messages import AgentConfig, CacheState, Emergency, Evidence, Plan, Play
@@ -24,9 +27,11 @@ from .config import AgentSettings
 from .fetcher import Fetcher, needed_from_documents
 from .identity import load_or_create_identity
 from .playout import EmergencyRequest, EngineConfig, PlayoutEngine, ScheduledSlot
+from .playout.pcm import RATE
 from .playout.relay.base import AmplifierRelay, RelayError
 from .playout.relay.fake import FakeRelay
 from .playout.sinks import ClockedFakeSink, NullSink, Sink, SoundDeviceSink
+from .playout.sinks.base import SinkError
 from .playout_api import EventCallback, PlayCallback
 
 log = logging.getLogger("loaxa.agent.broadcast")
@@ -43,7 +48,7 @@ def make_sink(settings: AgentSettings, clock: Clock) -> Sink:
     if audio.sink == "alsa":
         return SoundDeviceSink(clock, device=audio.device)
     if audio.sink == "fake":
-        return ClockedFakeSink(clock, record=False)
+        return ClockedFakeSink(clock, record=audio.record_dir is not None)
     return NullSink(clock)
 
 
@@ -76,6 +81,39 @@ def timeline(plan: Plan, now_ns: int) -> list[ScheduledSlot]:
                                        max(start, now_ns) + EXTRAPOLATE_NS):
             slots.append(ScheduledSlot(resolved.to_plan_slot(), extrapolated=True))
     return slots
+
+
+class Recording(msgspec.Struct, array_like=True, frozen=True):
+    """What a stand-in sound card presented during one run of the agent.
+
+    Each segment is ``(monotonic ns of its first frame, s16 mono 48 kHz audio)``; frames
+    follow each other every ``ns_per_frame`` (the card's own crystal). Times are on the
+    machine's monotonic clock (``CLOCK_BOOTTIME``), not the agent's idea of wall time,
+    so a test on the same machine reads the truth whatever the agent's clock believed.
+    """
+
+    pid: int
+    ns_per_frame: float
+    segments: list[tuple[int, bytes]]
+
+
+def export_recording(sink: ClockedFakeSink, folder: Path) -> Path | None:
+    """Write ``sink``'s recording as ``fake-sink-<pid>.msgpack`` (best effort)."""
+    try:
+        segments = [(sink.device_time_ns(d), audio) for d, audio in sink.segments()]
+        step = float(sink.device_time_ns(RATE) - sink.device_time_ns(0)) / RATE
+    except SinkError:  # never opened: nothing was presented
+        segments, step = [], 1e9 / RATE
+    path = folder / f"fake-sink-{os.getpid()}.msgpack"
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(msgspec.msgpack.encode(Recording(os.getpid(), step, segments)))
+        tmp.replace(path)
+    except OSError as exc:
+        log.error("cannot write the fake sink's recording to %s: %s", path, exc)
+        return None
+    return path
 
 
 class Broadcaster:
@@ -124,10 +162,20 @@ class Broadcaster:
         if self.fetcher is not None:
             self.fetcher.stop()
         self.engine.close()
+        self._export_recording()
 
     def _played(self, play: Play) -> None:
+        # The dispatch thread: never the engine's, so the file write cannot delay audio.
         if self._on_play is not None:
             self._on_play(play)
+        self._export_recording()
+
+    def _export_recording(self) -> None:
+        """``[audio] record_dir`` (tests): the stand-in card's recording, after each play
+        record and at stop, so a test can read it while the agent runs."""
+        record_dir = self.settings.audio.record_dir
+        if record_dir is not None and isinstance(self._sink, ClockedFakeSink):
+            export_recording(self._sink, self.settings.path(record_dir))
 
     def _event(self, code: str, detail: str) -> None:
         if self._on_event is not None:

@@ -27,6 +27,7 @@ Example (``loaxa agent enroll`` writes this file)::
     [data_plane]
     endpoint = "tcp://station.example:7710"
     server_key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
+    clock_endpoint = "tcp://station.example:7711"   # used with [clock] source = "exchange"
 """
 
 from __future__ import annotations
@@ -97,6 +98,8 @@ class BrokerSection:
 class DataPlaneSection:
     endpoint: str | None = setting(None)
     server_key: str | None = setting(None)  # Z85, 40 characters
+    # The controller's time service, for ``clock.source = "exchange"`` (same server key).
+    clock_endpoint: str | None = setting(None)
 
 
 @dataclass(frozen=True)
@@ -125,8 +128,19 @@ class JournalSection:
 
 @dataclass(frozen=True)
 class ClockSection:
+    # "system": the kernel clock, which chrony disciplines (the production default);
+    # "exchange": estimate the controller's clock over the data plane
+    # (``data_plane.clock_endpoint``) where chrony cannot reach an NTP server.
+    source: str = setting("system", choices=("system", "exchange"))
+    # source = "system": where time quality comes from (the kernel's NTP state, or
+    # "always"/"never" trusted). Ignored with "exchange", whose estimate decides.
     trust: str = setting("kernel", choices=("kernel", "always", "never"))
     step_threshold_ms: int = setting(1000, lo=50, hi=3_600_000)
+    # source = "exchange": a burst of exchanges every ``burst_s`` at start, then one every
+    # ``poll_min_s``, doubling up to ``poll_max_s`` while the estimate holds (4G bytes).
+    burst_s: float = setting(1.0, lo=0.25, hi=10, test_lo=0.02)
+    poll_min_s: float = setting(16.0, lo=4, hi=1024, test_lo=0.05)
+    poll_max_s: float = setting(256.0, lo=4, hi=4096, test_lo=0.05)
 
 
 @dataclass(frozen=True)
@@ -149,6 +163,10 @@ class AudioSection:
     volume: int = setting(80, lo=0, hi=100)
     emergency_volume: int = setting(100, lo=0, hi=100)
     grace_s: float = setting(30.0, lo=0, hi=3600)  # a late unshared slot restarts within it
+    # sink = "fake" only, for end-to-end tests: keep everything the stand-in card
+    # presented (in memory: ~350 MB per hour aired) and write it into this directory
+    # after every play record and at stop, as the audio truth of the test.
+    record_dir: Path | None = setting(None)  # noqa: RUF009
 
 
 @dataclass(frozen=True)
@@ -402,6 +420,17 @@ def _resolve_and_check(settings: AgentSettings, source: Path | None) -> AgentSet
                                                  f"got {plane.endpoint!r}")
     if plane.server_key is not None:
         check_z85_key("data_plane.server_key", plane.server_key)
+    if plane.clock_endpoint is not None and not plane.clock_endpoint.startswith("tcp://"):
+        raise ConfigError("data_plane.clock_endpoint", f"must look like tcp://host:port, "
+                                                       f"got {plane.clock_endpoint!r}")
+    clock = settings.clock
+    if clock.source == "exchange" and (plane.clock_endpoint is None or plane.server_key is None):
+        raise ConfigError("data_plane.clock_endpoint",
+                          "clock.source = exchange needs the controller's time service: set "
+                          "data_plane.clock_endpoint (tcp://host:port, the controller's "
+                          "dataplane.clock_port) and data_plane.server_key")
+    if clock.poll_max_s < clock.poll_min_s:
+        raise ConfigError("clock.poll_max_s", "must not be below clock.poll_min_s")
     return AgentSettings(agent, broker, plane, settings.heartbeat, journal, settings.clock,
                          settings.watchdog, settings.commands, settings.audio,
                          settings.amplifier, settings.cache, settings.testing, source)

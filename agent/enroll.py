@@ -202,8 +202,11 @@ def render_config(data_dir: Path, granted: ClaimGranted) -> str:
               'ca_file = "ca.pem"', "", "[data_plane]",
               f"endpoint = {_toml(granted.data_plane.endpoint)}",
               f"server_key = "
-              f"{_toml(zmq.utils.z85.encode(granted.data_plane.server_public_key).decode())}",
-              ""]
+              f"{_toml(zmq.utils.z85.encode(granted.data_plane.server_public_key).decode())}"]
+    if granted.data_plane.clock_endpoint:
+        # Used only with [clock] source = "exchange"; chrony is the default time source.
+        lines.append(f"clock_endpoint = {_toml(granted.data_plane.clock_endpoint)}")
+    lines.append("")
     return "\n".join(lines)
 
 

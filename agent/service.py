@@ -38,7 +38,7 @@ from typing import Any
 import msgspec
 
 from protocols.acceptance import DocumentVerdict
-from protocols.clock import Clock, SystemClock
+from protocols.clock import Clock
 from protocols.codec import Rejected, RejectionCounter, encode
 from protocols.inbox import (
     DOCUMENT_TYPES,
@@ -51,7 +51,6 @@ from protocols.messages import (
     PROTOCOL_VERSION,
     AgentConfig,
     Birth,
-    ClockSource,
     CloseReason,
     DocVersion,
     Evidence,
@@ -64,18 +63,25 @@ from protocols.messages import (
     Telemetry,
 )
 from protocols.sdnotify import Notifier
-from protocols.timefields import TimeQuality
 from protocols.topics import AgentChannel, DocKind, agent_topic
 from protocols.trust import TrustStore
 
 from .broadcaster import Broadcaster
 from .config import AgentSettings, ConfigError
 from .forwarder import Forwarder, ForwardSettings
-from .journal import KERNEL_BOOT_ID, InvalidRecord, Journal, JournalError, JournalLimits
+from .journal import (
+    KERNEL_BOOT_ID,
+    InvalidRecord,
+    Journal,
+    JournalError,
+    JournalLimits,
+    read_kernel_boot_id,
+)
 from .link import Incoming, LinkDown, LinkSettings, LinkUp, MqttLink
 from .playout_api import Playout
 from .state import TRUST_SETTING, AgentState
 from .telemetry import SystemReadings
+from .timesource import TimeSource, time_source
 from .version import SOFTWARE
 from .watchdog import ProgressGate
 
@@ -155,7 +161,6 @@ class AgentService:
                  reboot: Callable[[], None] | None = None,
                  restart: Callable[[], None] | None = None) -> None:
         self.settings = settings
-        self.clock: Clock = clock or SystemClock(trust=settings.clock.trust)
         self.notifier = notifier or Notifier()
         data = settings.data_dir
         data.mkdir(parents=True, exist_ok=True)
@@ -175,6 +180,10 @@ class AgentService:
             self.state.close()
             raise NotEnrolled("agent.data_dir", f"the trust store in {data} is corrupt: "
                                                 f"{exc}") from exc
+        # The kernel clock, or the controller's as estimated by the clock exchange.
+        self.time: TimeSource = time_source(settings, self.state, clock,
+                                            boot_id=read_kernel_boot_id(boot_id_path))
+        self.clock: Clock = self.time.clock
         agent = settings.agent
         journal = settings.journal
         self.journal = open_journal(
@@ -252,6 +261,7 @@ class AgentService:
         return self._exit if self._exit is not None else EXIT_OK
 
     def _start(self) -> None:
+        self.time.start()
         self._restore_documents()
         self.playout.start(lambda play: self.events.put(_PlayReported(play)),
                            lambda code, detail: self.events.put(_EventReported(code, detail)))
@@ -281,6 +291,10 @@ class AgentService:
             self.playout.close()
         except Exception:
             log.exception("error while stopping playout")
+        try:
+            self.time.stop()
+        except Exception:
+            log.exception("error while stopping the clock exchange")
         self.journal.close_file()
         self.state.close()
         self.notifier.close()
@@ -359,6 +373,7 @@ class AgentService:
         if now >= self._next["refresh"]:
             self._next["refresh"] = now + REFRESH_S
             self.playout.refresh()
+            self.time.save()
         self.journal.flush_pending()
         self.forwarder.tick()
         if now >= self._next["heartbeat"]:
@@ -488,16 +503,9 @@ class AgentService:
                             list(CAPABILITIES), self._applied(), self.journal.journal_id,
                             self.journal.stamp()))
 
-    def _clock_report(self) -> tuple[ClockSource, int | None, int | None]:
-        quality = self.clock.quality()
-        source = {TimeQuality.SYNCED: ClockSource.NTP,
-                  TimeQuality.ESTIMATED: ClockSource.EXCHANGE}.get(quality, ClockSource.SYSTEM)
-        return source, _optional_int(self.clock, "offset_us"), \
-            _optional_int(self.clock, "uncertainty_us")
-
     def _send_heartbeat(self) -> None:
         backlog = self.journal.backlog()
-        source, offset, _ = self._clock_report()
+        source, offset, _ = self.time.report()
         playing = self.playout.now_playing()
         heartbeat = Heartbeat(
             stamp=self.journal.stamp(), session=self.link.session,
@@ -529,7 +537,7 @@ class AgentService:
 
     def _telemetry(self) -> Telemetry:
         disk = self.readings.disk_space()
-        source, offset, uncertainty = self._clock_report()
+        source, offset, uncertainty = self.time.report()
         return Telemetry(
             stamp=self.journal.stamp(), software=SOFTWARE, hostname=self.readings.hostname(),
             os=self.readings.os_name(), uptime_s=_u32(self.readings.uptime_s()),
@@ -559,12 +567,16 @@ class AgentService:
 DISK_STEP_MB = 512
 DISK_LOW_MB = 1024
 TEMP_STEP_DC = 100
+# The box's own clock wanders against the controller's (tens of ppm: a few seconds a
+# day); heartbeats carry the live offset, retained telemetry is re-sent past this.
+OFFSET_STEP_US = 100_000
 
 
 def telemetry_changed(before: Telemetry | None, after: Telemetry) -> bool:
     """Whether ``after`` says something ``before`` did not: every field but the stamp,
-    uptime and RSS, with hysteresis on the ones that wander (disk space, temperature) so
-    a value hovering at a boundary does not re-send retained telemetry over 4G."""
+    uptime and RSS, with hysteresis on the ones that wander (disk space, temperature,
+    clock offset) so a value hovering at a boundary does not re-send retained telemetry
+    over 4G."""
     if before is None:
         return True
     stable = ("software", "hostname", "os", "disk_total_mb", "volume", "amp_on", "sink",
@@ -572,6 +584,9 @@ def telemetry_changed(before: Telemetry | None, after: Telemetry) -> bool:
     if any(getattr(before, name) != getattr(after, name) for name in stable):
         return True
     if (before.clock_offset_us is None) != (after.clock_offset_us is None):
+        return True
+    if before.clock_offset_us is not None and after.clock_offset_us is not None and \
+            abs(after.clock_offset_us - before.clock_offset_us) >= OFFSET_STEP_US:
         return True
     if abs(after.disk_free_mb - before.disk_free_mb) >= DISK_STEP_MB or \
             (after.disk_free_mb < DISK_LOW_MB) != (before.disk_free_mb < DISK_LOW_MB):
@@ -584,13 +599,3 @@ def telemetry_changed(before: Telemetry | None, after: Telemetry) -> bool:
 def _u32(value: int) -> int:
     return max(0, min(int(value), 2**32 - 1))
 
-
-def _optional_int(clock: Clock, name: str) -> int | None:
-    value = getattr(clock, name, None)
-    if callable(value):
-        try:
-            value = value()
-        except Exception:
-            return None
-    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) \
-        else None

@@ -38,6 +38,7 @@ from controller.broker.sync import (
 )
 from controller.dataplane.content_component import ContentComponent
 from controller.dataplane.enrol_service import EnrolService
+from controller.dataplane.time_component import TimeComponent
 from controller.dataplane.zap import AGENT_DOMAIN, RegistryKeys, ZapAuthenticator
 from controller.enrolment.access import ClaimAccess, access_from_settings
 from controller.enrolment.claim import ClaimHandler
@@ -125,7 +126,8 @@ def planner_component(station: Station) -> Component:
 
 # The components every station runs besides the built-in ones, in start order.
 STATION_COMPONENTS: list[ComponentFactory] = [fleet_component, planner_component,
-                                              LibraryComponent, ContentComponent]
+                                              LibraryComponent, ContentComponent,
+                                              TimeComponent]
 STATION_COMPONENTS += [alerts_component, forward_component]  # uptime & reports area
 
 

@@ -28,10 +28,11 @@ MAX_REPLY_BYTES = 128
 # clock-exchange connections from other data-plane services.
 ZAP_DOMAIN = "loaxa.time"
 
-# ZMTP heartbeats, set on both ends. Agents on 4G sit behind carrier NAT whose idle
-# mappings can expire after a minute or two; a PING every 20 s keeps the mapping alive
-# between sparse clock requests, and a peer silent for 60 s is treated as gone, so a dead
-# 4G cell is noticed and the DEALER reconnects instead of waiting on a half-open socket.
+# ZMTP heartbeats. Agents on 4G sit behind carrier NAT whose idle mappings can expire
+# after a minute or two; a PING every 20 s keeps the mapping alive, and a peer silent for
+# 60 s is treated as gone, so a dead 4G cell is noticed and the DEALER reconnects instead
+# of waiting on a half-open connection. These are the defaults of the data plane's
+# sockets (content transfers are busy while they last).
 HEARTBEAT_IVL_MS = 20_000
 HEARTBEAT_TIMEOUT_MS = 60_000
 HEARTBEAT_TTL_MS = 60_000
@@ -41,12 +42,24 @@ HEARTBEAT_TTL_MS = 60_000
 class Heartbeats:
     """ZMTP heartbeat settings in milliseconds (``ZMQ_HEARTBEAT_IVL/TIMEOUT/TTL``).
 
-    Shared by both ends so they agree; tests shorten them to see a dead link noticed.
+    ``interval_ms = 0`` sends no PINGs (PONGs are always answered); tests shorten them to
+    see a dead link noticed.
     """
 
     interval_ms: int = HEARTBEAT_IVL_MS
     timeout_ms: int = HEARTBEAT_TIMEOUT_MS
     ttl_ms: int = HEARTBEAT_TTL_MS
+
+
+# The clock exchange is idle almost all the time (one exchange every 16-256 s), so its
+# heartbeats would cost more 4G bytes than the exchanges themselves: a PING and its PONG
+# are 82 bytes of TCP payload, 354 KB a day at 20 s from one end, twice that from both.
+# Only the agent pings, every 60 s (half the MQTT keepalive, which has to survive the
+# same NAT); it gives up on a connection after 30 s without an answer, and its PINGs ask
+# the controller to drop the connection after 180 s of silence (three missed PINGs). The
+# controller sends none of its own: it only needs to forget peers that vanished.
+CLIENT_HEARTBEATS = Heartbeats(interval_ms=60_000, timeout_ms=30_000, ttl_ms=180_000)
+SERVICE_HEARTBEATS = Heartbeats(interval_ms=0, timeout_ms=30_000, ttl_ms=180_000)
 
 
 class TimeRequest(msgspec.Struct, array_like=True, frozen=True, tag=1):

@@ -61,6 +61,9 @@ class BrokerAccess(msgspec.Struct, array_like=True, frozen=True):
 class DataPlaneAccess(msgspec.Struct, array_like=True, frozen=True):
     endpoint: Text  # e.g. tcp://station.example:7710
     server_public_key: Key32  # the controller's CURVE public key
+    # Appended in v1.1: the controller's time service (clock exchange), e.g.
+    # tcp://station.example:7711, same CURVE key; "" from controllers without one.
+    clock_endpoint: Text = ""
 
 
 class ClaimRequest(msgspec.Struct, array_like=True, frozen=True, tag=1):

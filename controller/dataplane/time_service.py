@@ -31,7 +31,13 @@ import zmq.utils.z85
 from zmq.auth.thread import ThreadAuthenticator
 
 from protocols.clock import Clock
-from protocols.clock_exchange import ZAP_DOMAIN, Heartbeats, TimeReply, request_decoder
+from protocols.clock_exchange import (
+    SERVICE_HEARTBEATS,
+    ZAP_DOMAIN,
+    Heartbeats,
+    TimeReply,
+    request_decoder,
+)
 from protocols.codec import Reason, Rejected, RejectionCounter, encode
 
 log = logging.getLogger("loaxa.dataplane.time")
@@ -148,7 +154,7 @@ class TimeService:
         self._secret = _raw_key(server_secret_key)
         self._is_allowed = is_allowed
         self._bind = endpoint
-        self._heartbeats = heartbeats or Heartbeats()
+        self._heartbeats = heartbeats or SERVICE_HEARTBEATS
         self._recheck = recheck_each_request and is_allowed is not None
         self._zap_domain = zap_domain
         self._own_context = context is None

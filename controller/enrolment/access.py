@@ -21,6 +21,7 @@ class ClaimAccess:
     broker_port: int
     broker_ca_pem: str
     broker_server_name: str = SERVER_NAME
+    clock_endpoint: str = ""  # the time service (clock exchange); "" where there is none
 
     @property
     def server_key_z85(self) -> str:
@@ -49,6 +50,7 @@ def access_from_settings(settings: Settings, server_public_key: bytes,
     return ClaimAccess(
         enrol_endpoint=f"tcp://{host}:{settings.dataplane.enrol_port}",
         data_endpoint=f"tcp://{host}:{settings.dataplane.content_port}",
+        clock_endpoint=f"tcp://{host}:{settings.dataplane.clock_port}",
         server_public_key=server_public_key,
         broker_host=settings.broker.public_host or settings.broker.host,
         broker_port=settings.broker.public_port or settings.broker.port,

@@ -132,7 +132,8 @@ class ClaimHandler:
                                 ca_pem=self.access.broker_ca_pem,
                                 server_name=self.access.broker_server_name),
             data_plane=DataPlaneAccess(endpoint=self.access.data_endpoint,
-                                       server_public_key=self.access.server_public_key),
+                                       server_public_key=self.access.server_public_key,
+                                       clock_endpoint=self.access.clock_endpoint),
             trust=bundle, trust_mark=mark)
         return ClaimResult(ClaimOutcome.GRANTED, reply, granted.agent_id)
 

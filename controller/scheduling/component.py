@@ -140,8 +140,13 @@ class PlannerComponent:
                 self._pending_since = now
             due = min(now + dt.timedelta(seconds=self.settings.debounce_s),
                       self._pending_since + dt.timedelta(seconds=self.settings.debounce_max_s))
+            # max_instances=2: a request that falls due while the previous requested round
+            # is still running (publishing a commune's plans takes seconds on a busy
+            # station) waits for the one worker instead of being skipped and lost, which
+            # would leave an approval off the air until the hourly round. Rounds still
+            # never overlap (one worker); one waiting round covers any later request.
             self._scheduler.add_job(self._requested_round, "date", id="requested-replan",
-                                    run_date=due, replace_existing=True)
+                                    run_date=due, replace_existing=True, max_instances=2)
 
     def run_round(self) -> PlanRound | None:
         try:

@@ -116,6 +116,15 @@ def test_environment_overrides_use_the_same_checks() -> None:
     ({"journal": {"ack_timeout_s": 60, "ack_timeout_max_s": 30}}, "journal.ack_timeout_max_s",
      "ack_timeout_s"),
     ({"agent": "not a table"}, "agent", "must be a table"),
+    ({"clock": {"source": "gps"}}, "clock.source", "one of system, exchange"),
+    ({"clock": {"source": "exchange"}}, "data_plane.clock_endpoint", "time service"),
+    ({"clock": {"source": "exchange"}, "data_plane": {"endpoint": "tcp://h:1",
+                                                      "server_key": KEY}},
+     "data_plane.clock_endpoint", "time service"),
+    ({"data_plane": {"endpoint": "tcp://h:1", "server_key": KEY, "clock_endpoint": "h:2"}},
+     "data_plane.clock_endpoint", "tcp://host:port"),
+    ({"clock": {"poll_min_s": 64, "poll_max_s": 32}}, "clock.poll_max_s", "poll_min_s"),
+    ({"clock": {"poll_min_s": 1}}, "clock.poll_min_s", "testing.short_intervals"),
 ])
 def test_every_bad_value_names_its_key_and_problem(raw: dict[str, dict[str, object]], key: str,
                                                    words: str) -> None:
@@ -158,3 +167,19 @@ def test_file_level_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not valid TOML") as caught:
         load(tmp_path / "bad.toml", environ={})
     assert caught.value.key == "file"
+
+
+def test_the_clock_exchange_is_chosen_explicitly() -> None:
+    """chrony (``system``) stays the default; ``exchange`` needs the time service's
+    endpoint, which enrolment writes next to the content endpoint."""
+    assert from_mapping(minimal(), {}).clock.source == "system"
+    plane = {"endpoint": "tcp://h:7710", "server_key": KEY, "clock_endpoint": "tcp://h:7711"}
+    settings = from_mapping(minimal(data_plane=plane, clock={"source": "exchange"}), {})
+    assert settings.clock.source == "exchange"
+    assert settings.data_plane.clock_endpoint == "tcp://h:7711"
+    assert (settings.clock.burst_s, settings.clock.poll_min_s, settings.clock.poll_max_s) == \
+        (1.0, 16.0, 256.0)
+    env = {"LOAXA_AGENT__CLOCK__SOURCE": "exchange",
+           "LOAXA_AGENT__DATA_PLANE__CLOCK_ENDPOINT": "tcp://h:7711"}
+    assert from_mapping(minimal(data_plane={"endpoint": "tcp://h:7710", "server_key": KEY}),
+                        env).clock.source == "exchange"

@@ -52,7 +52,8 @@ def grant(agent_id: str = "ag-en1", commune: str = "xa-enrol", *, port: int = 88
         broker=BrokerAccess(host="127.0.0.1", port=port, username=agent_id, password=password,
                             ca_pem=ca, server_name="loaxa-broker"),
         data_plane=DataPlaneAccess(endpoint="tcp://127.0.0.1:7710",
-                                   server_public_key=bytes(range(32))),
+                                   server_public_key=bytes(range(32)),
+                                   clock_endpoint="tcp://127.0.0.1:7711"),
         trust=trust_bundle(commune, IDENTITY), trust_mark=DocVersion(1, 1))
 
 
@@ -138,6 +139,8 @@ def test_a_granted_claim_installs_everything_the_agent_needs(tmp_path: Path,
     assert settings.agent.id == "ag-en1" and settings.agent.village == "thon-1"
     assert settings.broker_password() == "s3cret" and settings.ca_pem() == CA.encode()
     assert settings.data_plane.endpoint == "tcp://127.0.0.1:7710"
+    assert settings.data_plane.clock_endpoint == "tcp://127.0.0.1:7711"
+    assert settings.clock.source == "system"  # chrony unless the technician says otherwise
     state = AgentState(data / "state.db")
     try:
         trust = TrustStore.from_bytes(state.setting(TRUST_SETTING) or b"")

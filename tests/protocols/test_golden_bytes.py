@@ -86,6 +86,34 @@ def test_decoders_of_earlier_versions_ignore_appended_fields() -> None:
     assert [s.slot_id for s in old_view.slots] == [s.slot_id for s in plan.slots]
 
 
+class DataPlaneAccessV1(msgspec.Struct, array_like=True):
+    endpoint: str
+    server_public_key: bytes
+
+
+class ClaimGrantedV1(msgspec.Struct, array_like=True, tag=1):
+    agent_id: str
+    commune: str
+    village: str | None
+    cluster: str | None
+    broker: list[object]
+    data_plane: DataPlaneAccessV1
+    trust: list[object]
+    trust_mark: list[int]
+
+
+def test_agents_enrolled_before_the_clock_endpoint_still_read_a_grant() -> None:
+    """An agent of v1.0 claiming from a newer controller ignores ``clock_endpoint``."""
+    from protocols.enrolment import ClaimGranted, DataPlaneAccess
+
+    plane = DataPlaneAccess("tcp://station.example:7710", bytes(32),
+                            clock_endpoint="tcp://station.example:7711")
+    sample: ClaimGranted = CASES["claim-granted"][0]
+    current = msgspec.msgpack.encode(msgspec.structs.replace(sample, data_plane=plane))
+    old_view = msgspec.msgpack.decode(current, type=ClaimGrantedV1)
+    assert old_view.data_plane.endpoint == "tcp://station.example:7710"
+    assert msgspec.msgpack.decode(current, type=ClaimGranted).data_plane == plane
+
 def test_heartbeat_is_compact() -> None:
     """4G bytes matter: a typical heartbeat stays well under 100 bytes of payload."""
     hb, _ = CASES["agent-heartbeat"]

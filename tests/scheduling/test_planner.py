@@ -343,6 +343,40 @@ def test_the_component_replans_on_changes_debounced(
         restarted.stop()
 
 
+@dataclass
+class SlowLink(RecordingLink):
+    delay_s: float = 0.0
+
+    def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
+        time.sleep(self.delay_s)
+        super().publish(topic, payload, retain=retain)
+
+
+def test_a_change_made_during_a_slow_round_gets_its_own_round(commune: Commune) -> None:
+    """Publishing a commune's plans can take longer than the debounce on a busy station;
+    an approval made meanwhile must not be dropped (APScheduler skips a job whose previous
+    run is still going) and wait for the hourly round."""
+    link = SlowLink()
+    planner = PlannerComponent(planner_station(commune, link),
+                               PlannerSettings(debounce_s=0.1, debounce_max_s=1))
+    planner.start()
+    try:
+        wait_for(lambda: planner.rounds >= 1)
+        rounds, sent = planner.rounds, len(link.sent)
+        link.delay_s = 0.5  # three agents: a round that publishes takes 1.5 s
+        programmes = commune.services.programmes
+        for n, hour in enumerate((5, 6)):
+            programmes.create(commune.who("op-a"), "xa-a", ProgrammeInput(
+                title=f"T{n}", items=(ItemRef(content=MORNING),), recurrence=Daily(
+                    at=dt.time(hour))), key=f"p{n}")
+            programmes.approve(commune.who("appr-a"), "xa-a", f"p{n}")
+            if n == 0:  # the next approval comes while this one's round is publishing
+                wait_for(lambda: len(link.sent) > sent)
+        wait_for(lambda: planner.rounds >= rounds + 2)
+        assert planner.last_round is not None and len(planner.last_round.published) == 3
+    finally:
+        planner.stop()
+
 def test_a_plan_too_big_for_the_wire_is_cut_at_a_slot() -> None:
     slots = [PlanSlot(slot_id=f"bao-{n:05d}-20260101T000000Z", programme="bao",
                       start_ns=n * 60 * 10**9, content=bytes.fromhex(STORM), duration_ms=30_000,

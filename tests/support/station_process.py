@@ -56,6 +56,7 @@ bind_host = "127.0.0.1"
 public_host = "127.0.0.1"
 enrol_port = {free_port()}
 content_port = {free_port()}
+clock_port = {free_port()}
 
 [backup]
 interval_hours = 0
@@ -77,6 +78,12 @@ interval_hours = 0
         yield operator, daemon, tmp_path / "daemon.log"
     finally:
         if daemon.poll() is None:
-            daemon.kill()
-            daemon.wait()
+            # SIGTERM first: the daemon stops its embedded Mosquitto, which a SIGKILL
+            # would leave running (a broker leaked per test on a 2-core CI machine).
+            daemon.terminate()
+            try:
+                daemon.wait(30)
+            except subprocess.TimeoutExpired:
+                daemon.kill()
+                daemon.wait()
         log.close()

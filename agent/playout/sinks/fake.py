@@ -191,6 +191,12 @@ class ClockedFakeSink:
                         data[(lo - d) * FRAME_BYTES:(hi - d) * FRAME_BYTES]
             return bytes(out)
 
+    def segments(self) -> list[tuple[int, bytes]]:
+        """What was recorded: ``(first device frame, s16 audio)`` per stretch of sound."""
+        with self._lock:
+            self._advance(self._clock.monotonic_ns())
+            return [(d, bytes(data)) for d, data in self._segments]
+
     def first_sound_after(self, device_start: int, threshold: int = 0) -> int | None:
         """The first device frame at or after ``device_start`` whose |sample| > threshold."""
         with self._lock:
