@@ -12,6 +12,8 @@ from controller.enrolment.revoke import Revoker
 from controller.events import EventBus
 from controller.library.service import LibraryService
 from controller.registry.agents import AgentService
+from controller.registry.commands import CommandService
+from controller.registry.devicelog import DeviceLog
 from controller.registry.stations import StationService
 from controller.registry.summary import SummaryService
 from controller.registry.timebase import StationTime
@@ -43,8 +45,12 @@ class ApiServices:
     library: LibraryService
     scheduling: SchedulingServices = field(init=False)
     reporting: ReportServices = field(init=False)
+    commands: CommandService = field(init=False)  # the fleet link plugs its publisher in
+    device_log: DeviceLog = field(init=False)
 
     def __post_init__(self) -> None:
         self.scheduling = SchedulingServices.build(self.db, self.bus, self.time)
         self.library.usage.add(self.scheduling.usage)
         self.reporting = ReportServices.build(self.db, self.bus, self.time)
+        self.commands = CommandService(self.db, self.bus, self.time)
+        self.device_log = DeviceLog(self.db, self.time)

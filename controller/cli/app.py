@@ -63,13 +63,15 @@ def _register() -> None:
         records,
         report,
         schedule,
+        tui,
         units,
         users,
     )
     from . import library as library_commands
 
     for module in (access, units, devices, enrol, users, records, keys, backup, admin, daemon,
-                   demo, library_commands, schedule, broadcast, report, attest, collector):
+                   demo, library_commands, schedule, broadcast, report, attest, collector,
+                   tui):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -3,6 +3,7 @@ credentials identify the user) or over TCP + TLS with a login token."""
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,11 @@ class ApiClient:
         if token:
             headers["Authorization"] = f"Bearer {token}"
         if url:
+            # A CA file as a context: httpx deprecates ``verify=<path>``.
+            context = ssl.create_default_context(cafile=verify) \
+                if isinstance(verify, str) else verify
             self.http = httpx.Client(base_url=url.rstrip("/"), headers=headers,
-                                     timeout=TIMEOUT, verify=verify)
+                                     timeout=TIMEOUT, verify=context)
         else:
             transport = httpx.HTTPTransport(uds=str(socket))
             self.http = httpx.Client(transport=transport, base_url="http://loaxa",

@@ -233,4 +233,44 @@ def agent_revoke(agent_id: str, reason: str, yes: bool) -> None:
     emit(result, human)
 
 
+AGENT_ACTIONS = ["volume", "stop", "restart", "reboot"]
+
+
+@agent.command("command", help=_("Send a command to an agent: volume LEVEL, stop, restart "
+                                 "or reboot."))
+@click.argument("agent_id")
+@click.argument("action", type=choice(AGENT_ACTIONS))
+@click.argument("level", type=click.IntRange(0, 100), required=False)
+@click.option("--yes", is_flag=True, help=_("Do not ask for confirmation."))
+@json_option
+def agent_command(agent_id: str, action: str, level: int | None, yes: bool) -> None:
+    if action == "volume" and level is None:
+        raise click.UsageError(_("Give the volume level (0 to 100)."))
+    if action != "volume" and level is not None:
+        raise click.UsageError(_("Only the volume command takes a level."))
+    if action in ("restart", "reboot"):
+        confirm(_("Send {action} to agent {agent}? Its loudspeakers go silent until it "
+                  "is back.").format(action=action, agent=agent_id), yes)
+    result = api().call("POST", f"/agents/{seg(agent_id)}/commands",
+                        body={"action": action, "level": level})
+
+    def human(sent: dict[str, Any]) -> None:
+        say(_("Sent {action} to {agent} (command {epoch}.{counter}, valid until "
+              "{expires}).").format(action=sent["action"], agent=sent["agent_id"],
+                                    epoch=sent["epoch"], counter=sent["counter"],
+                                    expires=sent["expires_at"]))
+
+    emit(result, human)
+
+
+@agent.command("journal", help=_("An agent's latest journal records, newest first."))
+@click.argument("agent_id")
+@click.option("--limit", type=click.IntRange(1, 200), default=30, show_default=True,
+              help=_("How many records."))
+@json_option
+def agent_journal(agent_id: str, limit: int) -> None:
+    emit(api().call("GET", f"/agents/{seg(agent_id)}/journal", params={"limit": limit}),
+         lambda rows: show_table(rows, ["seq", "at", "kind", "code", "detail"]))
+
+
 COMMANDS = [station, cluster, agent]

@@ -113,9 +113,13 @@ class FleetComponent:
         self.link.start()
         self.publisher.publish_trust_bundle()  # queued until connected
         self.station.live.plug(self)
+        self.station.services.commands.plug(self.publisher)
+        self.station.services.device_log.plug(self.presence)
         self._flusher.start()
 
     def stop(self) -> None:
+        self.station.services.commands.plug(None)
+        self.station.services.device_log.plug(None)
         self._stop.set()
         self._subscription.close()
         self._flusher.join(10)

@@ -1,15 +1,19 @@
-"""Stations, clusters and agents (with their live state), and revoking an agent."""
+"""Stations, clusters and agents (with their live state), revoking an agent, commands to
+an agent (volume, stop, restart, reboot) and what it last reported."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import datetime as dt
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
+from pydantic import BaseModel, ConfigDict, Field
 
+from controller.registry.commands import CommandKind
 from controller.storage.tables.registry import AgentStatus
 
 from ..auth import Who, services_of
-from ..errors import ERROR_RESPONSES
+from ..errors import ERROR_RESPONSES, ErrorBody
 from ..schemas import (
     AgentChangeIn,
     AgentIn,
@@ -136,3 +140,78 @@ def revoke_agent(request: Request, who: Who, agent_id: KeyPath,
     """Revoke at once: keys removed, broker account dropped, data plane refused."""
     return RevokeOut.model_validate(services_of(request).revoker.revoke(
         who, agent_id, body.reason if body else ""))
+
+
+# ---------------------------------------------------------------------------- commands
+
+
+class CommandIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: CommandKind
+    level: Annotated[int, Field(ge=0, le=100)] | None = Field(
+        default=None, description="The volume in percent (``volume`` only).")
+
+
+class CommandOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    agent_id: str
+    commune: str
+    action: CommandKind
+    level: int | None
+    epoch: int
+    counter: int
+    sent_at: dt.datetime
+    expires_at: dt.datetime
+
+
+class DeviceRecordOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    seq: int
+    kind: str
+    at: dt.datetime
+    time_trusted: bool
+    code: str
+    detail: str
+
+
+class DeviceTelemetryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    agent_id: str
+    online: bool
+    last_seen: dt.datetime | None
+    heartbeat: dict[str, Any]
+    telemetry: dict[str, Any]
+
+
+@router.post("/agents/{agent_id}/commands", response_model=CommandOut,
+             status_code=status.HTTP_202_ACCEPTED, tags=["agents"],
+             responses={503: {"model": ErrorBody}})
+def send_command(request: Request, who: Who, agent_id: KeyPath, body: CommandIn) -> CommandOut:
+    """Send a signed command to an enrolled agent (valid 15 minutes). ``volume`` and
+    ``stop``: operator, technician or admin; ``restart`` and ``reboot``: technician or
+    admin. Audited as ``agent.command``; 503 when the station has no fleet link."""
+    return CommandOut.model_validate(services_of(request).commands.send(
+        who, agent_id, body.action, body.level))
+
+
+@router.get("/agents/{agent_id}/journal", response_model=list[DeviceRecordOut],
+            tags=["agents"])
+def agent_journal(request: Request, who: Who, agent_id: KeyPath,
+                  limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                  extends: Annotated[bool, Query()] = False) -> list[DeviceRecordOut]:
+    """The agent's newest journal records (events, plays, boots, intervals) as stored at
+    the station, newest first; ``extends`` also lists interval extensions."""
+    return [DeviceRecordOut.model_validate(r) for r in
+            services_of(request).device_log.records(who, agent_id, limit, extends)]
+
+
+@router.get("/agents/{agent_id}/telemetry", response_model=DeviceTelemetryOut,
+            tags=["agents"])
+def agent_telemetry(request: Request, who: Who, agent_id: KeyPath) -> DeviceTelemetryOut:
+    """The last heartbeat and telemetry the agent sent (empty until it has)."""
+    return DeviceTelemetryOut.model_validate(
+        services_of(request).device_log.telemetry(who, agent_id))

@@ -1,0 +1,36 @@
+"""``loaxa tui``: the operator console (a full-screen terminal program, in its own
+process; Textual is imported only when it starts)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from controller.i18n import _, current_language
+
+from .context import context
+from .errors import EXIT_USAGE, CliError
+
+
+@click.command("tui", help=_("The operator console: overview, library, schedule, "
+                             "emergency, reports and devices, in a terminal."))
+@click.option("--commune", help=_("The commune to work on (default: your first grant)."))
+def tui(commune: str | None) -> None:
+    if not sys.stdout.isatty() or not sys.stdin.isatty():
+        raise CliError(_("The console needs a terminal (run it in a terminal or over SSH)."),
+                       code="usage", exit_code=EXIT_USAGE)
+    state = context()
+    socket: Path | None = None
+    if not state.url:
+        socket = state.socket or state.settings().api_socket
+    from controller.tui.app import run_console
+    from controller.tui.connection import Endpoint
+
+    verify: str | bool = str(state.ca_file) if state.ca_file else True
+    run_console(Endpoint(socket=socket, url=state.url, token=state.token,
+                         language=current_language(), verify=verify), commune=commune)
+
+
+COMMANDS = [tui]
