@@ -47,6 +47,8 @@ cd "$root"
 case "$mode" in
   setup) echo "loaxa: ready in $venv" ;;
   demo)  exec "$venv/bin/loaxa" demo "$@" ;;
-  test)  exec "$venv/bin/python" -m pytest "$@" ;;
+  # Most end-to-end tests wait on real time (air times, heartbeats, outages): two workers
+  # (LOAXA_TEST_WORKERS) halve the wall time; a test file stays on one worker.
+  test)  exec "$venv/bin/python" -m pytest -n "${LOAXA_TEST_WORKERS:-2}" --dist loadfile "$@" ;;
   *) echo "usage: $0 demo|test|setup [args...]" >&2; exit 2 ;;
 esac

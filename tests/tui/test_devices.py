@@ -155,7 +155,8 @@ def test_enrolling_a_new_agent_shows_its_code(fleet: FleetStation) -> None:
         async with app.run_test(size=(80, 24)) as pilot:
             await open_agent(pilot, app, fleet.agent_id)
             await pilot.press("n")
-            await until(pilot, lambda: isinstance(app.screen, ChoiceScreen),
+            await until(pilot, lambda: isinstance(app.screen, ChoiceScreen)
+                        and "Cụm loa c-moi" in screen_text(app),
                         what="the clusters to choose from")
             text = screen_text(app)
             assert "Ghi danh thiết bị cho cụm loa nào?" in text
