@@ -116,7 +116,7 @@ class AgentProcess:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
 
-    def wait_started(self, timeout: float = 20.0) -> None:
+    def wait_started(self, timeout: float = 60.0) -> None:
         """Until this run has logged that it started (its signal handlers are in place)."""
         deadline = time.monotonic() + timeout
         while self.log_text().count(" started (journal boot ") < self.starts:

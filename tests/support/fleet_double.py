@@ -123,7 +123,7 @@ class FleetDouble:
         self.client.reconnect_delay_set(0.1, 1.0)
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self, timeout: float = 10.0) -> FleetDouble:
+    def start(self, timeout: float = 30.0) -> FleetDouble:
         self._ack_thread.start()
         self.client.connect("127.0.0.1", self.broker.port, keepalive=10, clean_start=False,
                             properties=connect_properties(600))
