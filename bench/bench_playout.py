@@ -1,11 +1,23 @@
 """Benchmark: many agents airing one item in sync, on clocked fake sinks (issue 6).
 
 Workload: N playout engines (default 50, split over P processes, default 2 = one per
-core), each on a ``ClockedFakeSink`` with a crystal drift spread evenly over +-100 ppm and
-a wall-clock offset spread over +-500 ms injected with ``SkewedClock`` (the box's wrong
-system clock). The engine reads time through a Clock built by ``--clock-factory``
-(``module:function`` taking ``(raw_clock, injected_offset_ns)``); the default "oracle"
-factory cancels the offset exactly, standing in for the clock exchange until it exists.
+core), each an agent box whose one crystal runs a drift spread evenly over +-100 ppm (its
+monotonic and wall clocks) and whose wall clock starts off by an offset drawn uniformly
+from +-500 ms (``bench/clockworld.py``); each plays on a ``ClockedFakeSink`` whose crystal
+has the same drift against true time, stamping presentation on the box's monotonic clock.
+The engine's Clock (``--clock``):
+
+* ``exchange`` (default): the clock-exchange estimate — a real ``agent.clocksync``
+  ``ExchangeClock`` fed by a real ``ClockSyncClient`` (CURVE DEALER) asking a real
+  controller ``TimeService`` (CURVE ROUTER, its ZAP handler allowing the bench agents'
+  keys) in the parent process, through the userspace relay with ``--link-delay-ms`` plus
+  uniform ``--link-jitter-ms`` each way (default 5 + 0..5 ms), polling as an agent does
+  by default (a burst of 8 at 1 s, then growing x1.5 to every 16 s) with the estimator's
+  production configuration. The clients start from nothing ``--converge-s`` (default
+  300 s) before T: an agent booted five minutes before the bulletin;
+* ``oracle``: the box's monotonic clock mapped to true time exactly (what a perfect
+  exchange would give), for comparison.
+
 All engines air the same item (default 10 minutes of pink noise, Ogg/Opus 24 kbit/s) at
 the same true instant T. Then ``--trials`` emergencies are injected (content cached,
 amplifier already on, no attention tone).
@@ -13,10 +25,12 @@ amplifier already on, no attention tone).
 Measured from the audio truth: each sink's recording is cross-correlated with the decoded
 item to find when sample 0 (start) and the sample 5 s before the end were presented, on
 the true monotonic clock; emergency latency is from ``play_now`` to the first non-silent
-frame each sink presented.
+frame each sink presented. The clock estimate's own error against true time is read just
+before T and at the end probe.
 
     .venv/bin/python bench/bench_playout.py                      # the recorded run
-    .venv/bin/python bench/bench_playout.py --agents 10 --item-seconds 60   # quick look
+    .venv/bin/python bench/bench_playout.py --clock oracle       # the comparison
+    .venv/bin/python bench/bench_playout.py --agents 10 --item-seconds 60 --converge-s 30
     .venv/bin/python bench/bench_playout.py --footprint          # one agent: RSS, CPU,
                                                                  # and the decoder options
 """
@@ -24,29 +38,44 @@ frame each sink presented.
 from __future__ import annotations
 
 import argparse
-import importlib
+import contextlib
 import json
 import os
 import platform
+import random
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
 from itertools import combinations
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import zmq  # noqa: E402
+
+from agent.clocksync import ClockSyncClient, ExchangeClock, PollConfig  # noqa: E402
+from agent.identity import CurveIdentity  # noqa: E402
 from agent.playout import EmergencyRequest, EngineConfig, PlayoutEngine  # noqa: E402
 from agent.playout.pcm import RATE  # noqa: E402
 from agent.playout.relay import FakeRelay  # noqa: E402
 from agent.playout.sinks import ClockedFakeSink  # noqa: E402
-from protocols.clock import Clock, SkewedClock, SystemClock  # noqa: E402
+from bench.clockworld import (  # noqa: E402
+    DriftingClock,
+    OracleClock,
+    WarningCounter,
+    clock_error_ns,
+    load_key,
+    make_keys,
+    time_service,
+)
+from protocols.clock import Clock, SystemClock  # noqa: E402
 from protocols.messages import Play, PlayOutcome  # noqa: E402
 from tests.playout.audio_compare import best_lag  # noqa: E402
 from tests.playout.media import Item, noise_item  # noqa: E402
@@ -56,21 +85,6 @@ S = 1_000_000_000
 MS = 1_000_000
 END_BEFORE_S = 5.0  # the "end" probe: the sample this long before the item's end
 
-ClockFactory = Callable[[Clock, int], Clock]
-
-
-def oracle_clock(raw: Clock, offset_ns: int) -> Clock:
-    """A perfectly corrected clock: what the clock exchange should converge to."""
-    return SkewedClock(raw, offset_ns=-offset_ns)
-
-
-def load_factory(spec: str) -> ClockFactory:
-    if spec == "oracle":
-        return oracle_clock
-    module, _, name = spec.partition(":")
-    factory: ClockFactory = getattr(importlib.import_module(module), name)
-    return factory
-
 
 def spread(i: int, n: int, half: float) -> float:
     return 0.0 if n == 1 else -half + 2 * half * i / (n - 1)
@@ -79,6 +93,19 @@ def spread(i: int, n: int, half: float) -> float:
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def dist(values: list[float], digits: int = 3) -> str:
+    return "  ".join(f"{name} {pct(values, q):.{digits}f}"
+                     for name, q in (("p50", 50), ("p95", 95), ("p99", 99), ("max", 100)))
+
+
+def box_of(i: int, n: int, seed: int, truth: Clock) -> DriftingClock:
+    """Agent ``i``'s box: drift spread evenly, offset and boot drawn from the seed."""
+    rng = random.Random(f"{seed}:{i}")
+    offset = round(rng.uniform(-500.0, 500.0) * MS)
+    boot = rng.randrange(60 * S, 30 * 86_400 * S)
+    return DriftingClock(truth, offset_ns=offset, drift_ppm=spread(i, n, 100.0), boot_ns=boot)
 
 
 # --------------------------------------------------------------------------- worker
@@ -92,88 +119,147 @@ class EventCounter:
         self.counts[code] += 1
 
 
+def probe_clocks(agents: list[dict[str, Any]], truth: Clock) -> list[dict[str, Any]]:
+    """Each engine clock's error against true wall time, and what the estimate says."""
+    out = []
+    for a in agents:
+        clock = a["clock"]
+        error = clock_error_ns(clock, truth)
+        entry: dict[str, Any] = {"error_ms": None if error is None else error / MS,
+                                 "trusted": clock.quality().trusted}
+        if isinstance(clock, ExchangeClock):
+            snap = clock.snapshot()
+            box = a["box"]
+            entry.update(
+                uncertainty_ms=None if snap.uncertainty_us is None else snap.uncertainty_us / 1e3,
+                drift_error_ppm=None if snap.drift_ppm is None
+                else snap.drift_ppm - box.drift_ppm,
+                samples=snap.samples, steps=snap.steps, resets=snap.resets)
+        out.append(entry)
+    return out
+
+
+def sleep_until_wall(truth: Clock, wall_ns: int) -> None:
+    while (left := wall_ns - truth.wall_ns()) > 0:
+        time.sleep(min(left / S, 0.2))
+
+
 def worker(args: argparse.Namespace) -> dict[str, object]:
     """Run this process's share of agents; return per-agent measurements as JSON."""
     truth = SystemClock(trust="always")
+    estimate_warnings = WarningCounter("loaxa.agent.clocksync")  # resets: in the snapshots
     cache = Path(args.cache)
     item = Item(bytes.fromhex(args.item_sha), cache / args.item_sha, args.item_seconds)
     em = Item(bytes.fromhex(args.em_sha), cache / args.em_sha, 2.0)
-    factory = load_factory(args.clock_factory)
     t_wall = args.t_wall
-    t_mono = t_wall - (truth.wall_ns() - truth.monotonic_ns())
+    mapping = truth.wall_ns() - truth.monotonic_ns()
+    t_mono = t_wall - mapping
     item_ns = round(args.item_seconds * S)
-    windows = [(t_mono - 1 * S, t_mono + 3 * S),
-               (t_mono + item_ns - round((END_BEFORE_S + 2) * S), 2**62)]
     config = EngineConfig(ahead_ms=args.ahead_ms, amp_lead_ms=1000, amp_tail_ms=3_600_000)
-    agents = []
+    context: zmq.Context[Any] | None = zmq.Context() if args.clock == "exchange" else None
+    poll = PollConfig(burst_interval_s=args.burst_s, burst_count=args.burst_count,
+                      interval_s=args.poll_min_s, max_interval_s=args.poll_max_s)
+    agents: list[dict[str, Any]] = []
     events = EventCounter()
     for i in range(args.first, args.first + args.count):
-        drift = spread(i, args.agents, 100.0)
-        offset = round(spread(i, args.agents, 500.0) * MS)
-        raw = SkewedClock(truth, offset_ns=offset)
-        clock = factory(raw, offset)
-        sink = ClockedFakeSink(truth, drift_ppm=drift, record_windows=windows, name=f"a{i}")
+        box = box_of(i, args.agents, args.seed, truth)
+        client = None
+        clock: Clock
+        if context is not None:
+            public, secret = load_key(Path(args.keys), i)
+            clock = ExchangeClock(box)  # the estimator's production configuration
+            client = ClockSyncClient(args.endpoint, bytes.fromhex(args.server_key),
+                                     CurveIdentity(public, secret), clock, poll=poll,
+                                     context=context)
+        else:
+            clock = OracleClock(box, mapping)
+        windows = [(box.agent_mono(t_mono - 1 * S), box.agent_mono(t_mono + 3 * S)),
+                   (box.agent_mono(t_mono + item_ns - round((END_BEFORE_S + 2) * S)), 2**62)]
+        # The card's crystal runs the box's drift against true time, so against the box's
+        # own monotonic clock (on which it stamps presentation) it runs true.
+        sink = ClockedFakeSink(box, drift_ppm=0.0, record_windows=windows, name=f"a{i}")
         plays: list[Play] = []
         engine = PlayoutEngine(clock, sink, FakeRelay(clock), cache_dir=cache,
-                               on_play=plays.append, on_event=events.count,
-                               config=config)
-        agents.append((i, drift, offset, sink, engine, plays))
+                               on_play=plays.append, on_event=events.count, config=config)
+        agents.append({"i": i, "box": box, "clock": clock, "client": client, "sink": sink,
+                       "engine": engine, "plays": plays})
+    started_wall = truth.wall_ns()
+    for a in agents:
+        if a["client"] is not None:
+            a["client"].start()
+    for a in agents:
+        a["engine"].start()
+        a["engine"].set_timeline([slot("bench", item, t_wall)])
+    sleep_until_wall(truth, t_wall - 1 * S)
+    at_start = probe_clocks(agents, truth)
     cpu0, wall0 = time.process_time(), time.monotonic()
-    for _, _, _, _, engine, _ in agents:
-        engine.start()
-        engine.set_timeline([slot("bench", item, t_wall)])
-    while truth.wall_ns() < t_wall + item_ns + 2 * S:
-        time.sleep(0.2)
+    sleep_until_wall(truth, t_wall + item_ns - round(END_BEFORE_S * S))
+    at_end = probe_clocks(agents, truth)
+    sleep_until_wall(truth, t_wall + item_ns + 2 * S)
     cpu_air = (time.process_time() - cpu0) / (time.monotonic() - wall0)
-    underruns_air = [sink.underruns() for _, _, _, sink, _, _ in agents]
+    underruns_air = [a["sink"].underruns() for a in agents]
 
     # Emergencies: accept times are noted now, first sounds found in the recordings
     # afterwards, so measuring never competes with the engines for the GIL.
     accepted: list[list[int]] = []
     for k in range(args.trials):
         trial = []
-        for _, _, _, _, engine, _ in agents:
+        for a in agents:
             trial.append(truth.monotonic_ns())
-            engine.play_now(EmergencyRequest(f"e{k}", em.sha, attention_tone=False))
+            a["engine"].play_now(EmergencyRequest(f"e{k}", em.sha, attention_tone=False))
         accepted.append(trial)
         time.sleep(1.0)
-        for _, _, _, _, engine, _ in agents:
-            engine.stop_emergency(f"e{k}")
+        for a in agents:
+            a["engine"].stop_emergency(f"e{k}")
         time.sleep(1.5)
-    for _, _, _, _, engine, _ in agents:
-        engine.close()
+    for a in agents:
+        a["engine"].close()
+    exchange_stats: list[dict[str, int]] = []
+    for a in agents:
+        if a["client"] is not None:
+            a["client"].stop()
+            exchange_stats.append(a["client"].stats())
+    if context is not None:
+        context.term()
     latencies: list[float] = []
     gaps_in_emergency_audio = 0
     for trial in accepted:
-        for (_, _, _, sink, _, _), a in zip(agents, trial, strict=True):
-            frame = sink.first_sound_after(int(sink.device_frame_at(a)) + 1)
-            latencies.append((sink.device_time_ns(frame) - a) / MS if frame is not None
-                             else float("inf"))
+        for a, t in zip(agents, trial, strict=True):
+            sink, box = a["sink"], a["box"]
+            frame = sink.first_sound_after(int(sink.device_frame_at(box.agent_mono(t))) + 1)
+            latencies.append((box.true_mono(sink.device_time_ns(frame)) - t) / MS
+                             if frame is not None else float("inf"))
             if frame is not None:  # an underrun while the emergency itself was heard?
                 gaps_in_emergency_audio += sum(1 for _, d, _ in sink.runs()
                                                if frame < d < frame + 2 * RATE)
 
     reference = item.decoded()
     results = []
-    for i, drift, offset, sink, _engine, plays in agents:
-        out: dict[str, object] = {"agent": i, "drift_ppm": drift, "offset_ms": offset / MS,
+    for k, a in enumerate(agents):
+        sink, box = a["sink"], a["box"]
+        out: dict[str, object] = {"agent": a["i"], "drift_ppm": box.drift_ppm,
+                                  "offset_ms": box.offset_ns / MS,
                                   "underruns": sink.underruns(),
-                                  "underruns_air": underruns_air[i - args.first],
-                                  "outcome": [int(p.outcome) for p in plays
-                                              if p.slot_id == "bench"]}
+                                  "underruns_air": underruns_air[k],
+                                  "outcome": [int(p.outcome) for p in a["plays"]
+                                              if p.slot_id == "bench"],
+                                  "clock_at_start": at_start[k], "clock_at_end": at_end[k]}
         for name, at_s in (("start", 0.0), ("end", args.item_seconds - END_BEFORE_S)):
             due = t_mono + round(at_s * S)
-            guess = round(sink.device_frame_at(due))
+            guess = round(sink.device_frame_at(box.agent_mono(due)))
             span = RATE // 20
             rec = sink.recording(guess - span, 4800 + 2 * span)
             sample = round(at_s * RATE)
             lag, corr = best_lag(rec, reference[sample * 2:(sample + 4800) * 2])
-            out[f"{name}_ns"] = sink.device_time_ns(guess - span + lag)
-            out[f"{name}_err_ms"] = (sink.device_time_ns(guess - span + lag) - due) / MS
+            presented = box.true_mono(sink.device_time_ns(guess - span + lag))
+            out[f"{name}_ns"] = presented
+            out[f"{name}_err_ms"] = (presented - due) / MS
             out[f"{name}_corr"] = corr
         results.append(out)
     return {"agents": results, "latency_ms": latencies, "cpu_air": cpu_air,
-            "events": dict(events.counts),
+            "events": dict(events.counts), "exchange": exchange_stats,
+            "converge_s": (t_wall - started_wall) / S,
+            "estimate_warnings": len(estimate_warnings.messages),
             "gaps_in_emergency_audio": gaps_in_emergency_audio,
             "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
 
@@ -291,16 +377,35 @@ def main() -> None:
     parser.add_argument("--item-seconds", type=float, default=600.0)
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--ahead-ms", type=int, default=EngineConfig().ahead_ms)
-    parser.add_argument("--clock-factory", default="oracle",
-                        help="module:function(raw_clock, offset_ns) -> Clock, or 'oracle'")
-    parser.add_argument("--lead-s", type=float, default=8.0)
+    parser.add_argument("--clock", choices=("exchange", "oracle"), default="exchange",
+                        help="the engines' clock: the real clock exchange, or exact truth")
+    parser.add_argument("--seed", type=int, default=1, help="draws the offsets and boots")
+    parser.add_argument("--converge-s", type=float, default=300.0,
+                        help="clients start this long before T (exchange)")
+    parser.add_argument("--lead-s", type=float, default=8.0,
+                        help="T this long after the workers start (oracle)")
+    parser.add_argument("--link-delay-ms", type=float, default=5.0,
+                        help="relay delay each way (exchange)")
+    parser.add_argument("--link-jitter-ms", type=float, default=5.0,
+                        help="plus uniform 0..this each way, per chunk (exchange)")
+    parser.add_argument("--no-relay", action="store_true",
+                        help="dial the time service directly over loopback")
+    parser.add_argument("--burst-s", type=float, default=1.0, help="agent [clock] burst_s")
+    parser.add_argument("--burst-count", type=int, default=PollConfig().burst_count,
+                        help="poll every --burst-s until the window holds this many "
+                             "exchanges (the agent's policy)")
+    parser.add_argument("--poll-min-s", type=float, default=16.0,
+                        help="agent [clock] poll_min_s")
+    parser.add_argument("--poll-max-s", type=float, default=256.0,
+                        help="agent [clock] poll_max_s")
+    parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--footprint", action="store_true",
                         help="measure one agent-like process and the decoder options")
     parser.add_argument("--measure-s", type=float, default=30.0)
     parser.add_argument("--av-python", default=sys.executable,
                         help="an interpreter with PyAV installed, for the comparison")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    for name in ("cache", "item-sha", "em-sha"):
+    for name in ("cache", "item-sha", "em-sha", "keys", "endpoint", "server-key"):
         parser.add_argument(f"--{name}", help=argparse.SUPPRESS)
     for name in ("t-wall", "first", "count"):
         parser.add_argument(f"--{name}", type=int, help=argparse.SUPPRESS)
@@ -312,31 +417,62 @@ def main() -> None:
         footprint(args.measure_s, args.av_python)
         return
 
+    load = os.getloadavg()[0]
+    began = time.monotonic()
     cache = Path(tempfile.mkdtemp(prefix="bench-playout-"))
     item = noise_item(cache, args.item_seconds, seed=11)
     em = noise_item(cache, 2.0, seed=12)
-    t_wall = SystemClock(trust="always").wall_ns() + round(args.lead_s * S)
-    per = -(-args.agents // args.processes)
-    procs = []
-    for p in range(args.processes):
-        first, count = p * per, min(per, args.agents - p * per)
-        if count <= 0:
-            break
-        cmd = [sys.executable, __file__, "--worker", "--agents", str(args.agents),
-               "--item-seconds", str(args.item_seconds), "--trials", str(args.trials),
-               "--ahead-ms", str(args.ahead_ms), "--clock-factory", args.clock_factory,
-               "--cache", str(cache), "--item-sha", item.sha.hex(), "--em-sha", em.sha.hex(),
-               "--t-wall", str(t_wall), "--first", str(first), "--count", str(count)]
-        procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT))
-    parts = []
-    for proc in procs:
-        stdout, _ = proc.communicate()
-        if proc.returncode != 0:
-            raise SystemExit(f"worker failed with {proc.returncode}")
-        parts.append(json.loads(stdout))
+    keys = cache / "agent-keys.json"
+    public_keys = make_keys(args.agents, keys) if args.clock == "exchange" else []
+    service_warnings = WarningCounter("loaxa.dataplane.time")
+    with time_service(public_keys, delay_ms=args.link_delay_ms,
+                      jitter_ms=args.link_jitter_ms,
+                      relay=not args.no_relay) if args.clock == "exchange" \
+            else contextlib.nullcontext() as served:
+        lead = args.converge_s + 5.0 if args.clock == "exchange" else args.lead_s
+        t_wall = SystemClock(trust="always").wall_ns() + round(lead * S)
+        per = -(-args.agents // args.processes)
+        procs = []
+        for p in range(args.processes):
+            first, count = p * per, min(per, args.agents - p * per)
+            if count <= 0:
+                break
+            cmd = [sys.executable, __file__, "--worker", "--agents", str(args.agents),
+                   "--item-seconds", str(args.item_seconds), "--trials", str(args.trials),
+                   "--ahead-ms", str(args.ahead_ms), "--clock", args.clock,
+                   "--seed", str(args.seed), "--burst-s", str(args.burst_s),
+                   "--burst-count", str(args.burst_count),
+                   "--poll-min-s", str(args.poll_min_s), "--poll-max-s", str(args.poll_max_s),
+                   "--cache", str(cache), "--item-sha", item.sha.hex(),
+                   "--em-sha", em.sha.hex(), "--t-wall", str(t_wall),
+                   "--first", str(first), "--count", str(count)]
+            if served is not None:
+                endpoint, server_key, _service, _relay = served
+                cmd += ["--keys", str(keys), "--endpoint", endpoint,
+                        "--server-key", server_key.hex()]
+            procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT))
+        parts = []
+        for proc in procs:
+            stdout, _ = proc.communicate()
+            if proc.returncode != 0:
+                raise SystemExit(f"worker failed with {proc.returncode}")
+            parts.append(json.loads(stdout))
+        service_stats = served[2].stats() if served is not None else {}
+        link = served[3] if served is not None else None
+    link_bytes = link.bytes if link is not None else 0
+    elapsed = time.monotonic() - began
+    shutil.rmtree(cache, ignore_errors=True)  # the item, and the bench agents' keys
+    if args.json is not None:
+        args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
+                                         "parts": parts, "service": service_stats}))
+    service_stats["warnings"] = service_warnings.messages  # type: ignore[assignment]
+    report(args, parts, load, elapsed, service_stats, link_bytes)
+
+
+def report(args: argparse.Namespace, parts: list[dict[str, Any]], load: float,
+           elapsed: float, service_stats: dict[str, Any], link_bytes: int) -> None:
     agents = [a for part in parts for a in part["agents"]]
     latencies = [x for part in parts for x in part["latency_ms"]]
-
     start_err = [abs(a["start_err_ms"]) for a in agents]
     end_err = [abs(a["end_err_ms"]) for a in agents]
     starts = [a["start_ns"] for a in agents]
@@ -344,27 +480,63 @@ def main() -> None:
     skew_start = [abs(x - y) / MS for x, y in combinations(starts, 2)]
     skew_end = [abs(x - y) / MS for x, y in combinations(ends, 2)]
     aired = sum(1 for a in agents if a["outcome"] == [int(PlayOutcome.AIRED)])
-    print(f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}, load before run {os.getloadavg()[0]:.2f}")
-    print(f"workload: {len(agents)} agents in {len(parts)} processes, drift +-100 ppm, "
-          f"offsets +-500 ms, clock factory {args.clock_factory!r}, "
-          f"item {args.item_seconds:g} s, ahead {args.ahead_ms} ms")
+    print(f"machine: {platform.node()} {platform.machine()}, nproc {os.cpu_count()}, "
+          f"Python {platform.python_version()}, libzmq {zmq.zmq_version()}, "
+          f"load average before the run {load:.2f}, after {os.getloadavg()[0]:.2f}")
+    if args.clock == "exchange":
+        link = ("loopback, no relay" if args.no_relay else
+                f"relay {args.link_delay_ms:g} ms + uniform 0-{args.link_jitter_ms:g} ms "
+                f"each way")
+        clock = (f"exchange ({link}; poll every {args.burst_s:g} s until "
+                 f"{args.burst_count} samples, then x1.5 up to "
+                 f"{args.poll_min_s:g} s, max {args.poll_max_s:g} s; clients started "
+                 f"{min(p['converge_s'] for p in parts):.1f}-"
+                 f"{max(p['converge_s'] for p in parts):.1f} s before T)")
+    else:
+        clock = "oracle (exact truth)"
+    print(f"workload: {len(agents)} agents in {len(parts)} processes, drift +-100 ppm "
+          f"(box and card), offsets uniform +-500 ms (seed {args.seed}), clock {clock}, "
+          f"item {args.item_seconds:g} s, ahead {args.ahead_ms} ms; wall time {elapsed:.0f} s")
     print(f"aired: {aired}/{len(agents)}; underruns while airing "
           f"{sum(a['underruns_air'] for a in agents)}, in all "
           f"{sum(a['underruns'] for a in agents)} (of which inside emergency audio "
           f"{sum(p['gaps_in_emergency_audio'] for p in parts)}); min correlation "
           f"{min(min(a['start_corr'], a['end_corr']) for a in agents):.3f}")
-    print(f"start error vs T  (ms): p50 {statistics.median(start_err):.3f}  "
-          f"p99 {pct(start_err, 99):.3f}  max {max(start_err):.3f}")
-    print(f"end error ({END_BEFORE_S:g} s before end) (ms): p50 "
-          f"{statistics.median(end_err):.3f}  p99 {pct(end_err, 99):.3f}  max {max(end_err):.3f}")
-    print(f"inter-agent skew at start (ms): pairwise p99 {pct(skew_start, 99):.3f}  "
-          f"max {max(skew_start):.3f}")
-    print(f"inter-agent skew at end   (ms): pairwise p99 {pct(skew_end, 99):.3f}  "
-          f"max {max(skew_end):.3f}")
-    print(f"emergency accepted -> first sample (ms, {len(latencies)} = agents x trials): "
-          f"p50 {statistics.median(latencies):.1f}  p99 {pct(latencies, 99):.1f}  "
-          f"max {max(latencies):.1f}")
+    print(f"start error vs T (ms, {len(agents)} agents):          {dist(start_err)}")
+    print(f"error {END_BEFORE_S:g} s before the end (ms):             {dist(end_err)}")
+    print(f"inter-agent skew at start (ms, {len(skew_start)} pairs): {dist(skew_start)}")
+    print(f"inter-agent skew at end   (ms, {len(skew_end)} pairs): {dist(skew_end)}")
+    print(f"emergency accepted -> first sample (ms, {len(latencies)}): {dist(latencies, 1)}")
+    for when in ("start", "end"):
+        probes = [a[f"clock_at_{when}"] for a in agents]
+        errors = [abs(c["error_ms"]) for c in probes if c["error_ms"] is not None]
+        trusted = sum(1 for c in probes if c["trusted"])
+        line = (f"engine clock vs truth {'just before T' if when == 'start' else 'at end'}"
+                f" (ms): {dist(errors)}; trusted {trusted}/{len(probes)}")
+        if args.clock == "exchange":
+            bounds = [c["uncertainty_ms"] for c in probes if c.get("uncertainty_ms") is not None]
+            drifts = [abs(c["drift_error_ppm"]) for c in probes
+                      if c.get("drift_error_ppm") is not None]
+            samples = [c["samples"] for c in probes]
+            steps = sum(c["steps"] for c in probes)
+            resets = sum(c["resets"] for c in probes)
+            line += (f"; reported bound median {statistics.median(bounds):.2f} ms"
+                     if bounds else "; no bound")
+            line += (f"; |drift error| median {statistics.median(drifts):.2f} max "
+                     f"{max(drifts):.2f} ppm ({len(drifts)} fitted)" if drifts
+                     else "; drift not fitted")
+            line += (f"; samples {min(samples)}-{max(samples)}; steps {steps}; "
+                     f"estimate restarts {resets}")
+        print(line)
+    if args.clock == "exchange":
+        stats: Counter[str] = Counter()
+        for part in parts:
+            for s in part["exchange"]:
+                stats.update(s)
+        warnings = service_stats.pop("warnings", [])
+        print(f"exchanges: {dict(sorted(stats.items()))}; service {service_stats}; "
+              f"relay bytes {link_bytes}")
+        print(f"time service warnings: {len(warnings)} {warnings[:6]}")
     cpu = ", ".join(f"{p['cpu_air']:.2f}" for p in parts)
     rss_mb = max(p["maxrss_kb"] for p in parts) / 1024
     events: Counter[str] = Counter()
