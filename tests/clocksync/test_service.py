@@ -286,3 +286,38 @@ def test_stop_is_prompt_and_idempotent() -> None:
     service.stop()
     service.stop()
     assert time.monotonic() - started < 2
+
+
+class _PreemptedClock(ManualClock):
+    """A station thread pre-empted right after reading the wall clock: the monotonic
+    reading that follows is late (and the wall reading looks stepped against it)."""
+
+    stall_ns = 0
+
+    def wall_ns(self) -> int:
+        wall = super().wall_ns()
+        self.advance(self.stall_ns)
+        return wall
+
+
+def test_a_responder_preempted_between_its_readings_announces_no_step() -> None:
+    clock = _PreemptedClock()
+    responder = TimeResponder(clock, timebase=7)
+    decoder = reply_decoder()
+
+    def timebase() -> int:
+        answer = responder.respond(encode(TimeRequest(1, 0)), clock.wall_ns())
+        assert isinstance(answer, bytes)
+        reply = decoder.decode(answer)
+        assert not isinstance(reply, Rejected)
+        return reply.timebase
+
+    assert timebase() == 7
+    clock.advance(16 * 10**9)
+    clock.stall_ns = 5_000_000  # 5 ms off the CPU between the wall and monotonic reads
+    assert timebase() == 7
+    clock.stall_ns = 0
+    clock.advance(16 * 10**9)
+    assert timebase() == 7  # nor once it is back
+    clock.step_wall(-50_000_000)
+    assert timebase() == 8  # a real step still is
