@@ -308,16 +308,19 @@ class MqttLink:
         self._announce = bool(getattr(flags, "session_present", False))
 
     def _announce_connection(self, present: bool) -> None:
+        """Subscribe, then publish the birth: the broker handles one connection's packets
+        in order, so whoever sees the birth can command the agent at once (as Sparkplug
+        nodes subscribe to NCMD before NBIRTH)."""
         settings = self.settings
-        self._client.publish(agent_topic(settings.commune, settings.agent_id,
-                                         AgentChannel.BIRTH),
-                             self._birth(self.session), qos=1, retain=True)
         if not present or not self._subscribed_once:
             options = SubscribeOptions(
                 qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)
             self._client.subscribe([(topic, options) for topic in
                                     agent_subscriptions(settings.commune, settings.agent_id)])
             self._subscribed_once = True
+        self._client.publish(agent_topic(settings.commune, settings.agent_id,
+                                         AgentChannel.BIRTH),
+                             self._birth(self.session), qos=1, retain=True)
         log.info("connected (session %d, broker session %s)", self.session,
                  "resumed" if present else "new")
         self._events.put(LinkUp(self.session, present))

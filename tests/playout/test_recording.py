@@ -3,6 +3,11 @@ sample for sample, starting at the slot's start (Vietnamese speech via espeak-ng
 
 from __future__ import annotations
 
+import logging
+import re
+
+import pytest
+
 from agent.playout.pcm import RATE
 from protocols.messages import PlayOutcome
 
@@ -11,7 +16,9 @@ from .conftest import Library
 from .rig import Rig, slot
 
 
-def test_recording_cross_correlates_with_the_decoded_item(library: Library) -> None:
+def test_recording_cross_correlates_with_the_decoded_item(library: Library,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="loaxa.playout")
     item = library.speech
     reference = item.decoded()
     frames = len(reference) // 2
@@ -28,8 +35,16 @@ def test_recording_cross_correlates_with_the_decoded_item(library: Library) -> N
     # the whole item, searched over +-100 ms: one peak, at the expected lag
     lag, corr = best_lag(recording, reference)
     assert abs(lag - margin) <= 1, lag - margin
-    # An underrun on an overloaded machine costs a gap and a resync; otherwise it is exact.
+    # Undisturbed, the recording is the item sample for sample. An overloaded machine can
+    # disturb it: an underrun or a late decoder costs a gap and a resync, and a late
+    # sink thread makes the engine see an error it corrects by single samples (each one
+    # shifts what follows by 1/48 ms). Those are counted, and loosen the bound.
     underruns = rig.sink.underruns()
-    assert corr > (0.999 if underruns == 0 else 0.98), (corr, underruns)
+    gaps = [code for code, _ in rig.events if code in ("playout-resync", "decoder-late")]
+    corrections = sum(int(m.group(1)) for m in (
+        re.search(r"(\d+) single-sample corrections", r.getMessage()) for r in caplog.records)
+        if m)
+    disturbed = underruns or gaps or corrections
+    assert corr > (0.98 if disturbed else 0.999), (corr, underruns, gaps, corrections)
     # and a counter-check that the comparison can fail: a shifted reference does not fit
     assert correlation(recording[(margin + 480) * 2:], reference) < 0.9
