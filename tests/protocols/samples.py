@@ -43,6 +43,7 @@ from protocols.messages import (
     PlayOutcome,
     Priority,
     Reboot,
+    RestartService,
     RoutineItem,
     SeqRange,
     SetVolume,
@@ -133,6 +134,8 @@ COMMANDS: dict[str, Command] = {
                     action=StopPlayback()),
     "volume": Command(counter=7, agent_id=AGENT, not_before_ns=T0,
                       expires_ns=T0 + 60 * 10**9, action=SetVolume(level=65)),
+    "restart": Command(counter=8, agent_id=AGENT, not_before_ns=T0,
+                       expires_ns=T0 + 60 * 10**9, action=RestartService()),
 }
 
 ACK = JournalAck(journal_id=JOURNAL, stored=[SeqRange(1, 7)])
