@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import msgspec
 import pytest
@@ -60,38 +61,10 @@ def test_a_valid_document_and_command_are_accepted(inbox: ControlInbox) -> None:
     assert isinstance(result, CommandAccepted) and result.command.action == SetVolume(65)
 
 
-def test_tampered_payload_is_a_bad_signature(inbox: ControlInbox,
-                                              caplog: pytest.LogCaptureFixture) -> None:
-    topic, payload = samples.sealed_command(COMMANDS["volume"])
-    envelope = msgspec.msgpack.decode(payload)
-    signed = bytearray(envelope[3])
-    signed[-1] ^= 0x01  # the volume level: 65 -> 64
-    envelope[3] = bytes(signed)
-    with caplog.at_level(logging.WARNING, logger="loaxa.protocols"):
-        refused(inbox.receive(topic, msgspec.msgpack.encode(envelope)), Reason.BAD_SIGNATURE)
-    assert "bad_signature" in caplog.text
-
-
-def test_readdressed_topic_is_refused_as_such(inbox: ControlInbox,
-                                               caplog: pytest.LogCaptureFixture) -> None:
-    other = agent_topic(COMMUNE, "ag-0002", AgentChannel.COMMAND)
-    payload = Signer(IDENTITY, 1).seal(Domain.COMMAND, other, COMMANDS["volume"])
-    mine = agent_topic(COMMUNE, AGENT, AgentChannel.COMMAND)
-    with caplog.at_level(logging.WARNING, logger="loaxa.protocols"):
-        refused(inbox.receive(mine, payload), Reason.READDRESSED)
-    assert "readdressed" in caplog.text
-
-
 def test_a_signature_from_another_domain_does_not_verify(inbox: ControlInbox) -> None:
     topic = agent_topic(COMMUNE, AGENT, AgentChannel.COMMAND)
     payload = Signer(IDENTITY, 1).seal(Domain.DOCUMENT, topic, COMMANDS["volume"])
     refused(inbox.receive(topic, payload), Reason.BAD_SIGNATURE)
-
-
-def test_unknown_key_id_is_refused(inbox: ControlInbox) -> None:
-    stranger = SigningIdentity(b"\x09" * 32)
-    refused(inbox.receive(*samples.sealed_command(COMMANDS["volume"], identity=stranger)),
-            Reason.UNKNOWN_KEY)
 
 
 def test_key_id_swapped_onto_another_signature_is_refused(inbox: ControlInbox) -> None:
@@ -110,6 +83,102 @@ def rotate(inbox: ControlInbox, *, revoke_old: bool, version: int = 2) -> None:
                          revoked=[IDENTITY.key_id] if revoke_old else [])
     # The rotation itself is signed by the key being replaced.
     apply(inbox, *samples.sealed_document(DocKind.TRUST, bundle))
+
+
+Sealed = tuple[str, bytes]
+
+
+def tampered(inbox: ControlInbox) -> Sealed:
+    topic, payload = samples.sealed_command(COMMANDS["volume"])
+    envelope = msgspec.msgpack.decode(payload)
+    signed = bytearray(envelope[3])
+    signed[-1] ^= 0x01  # the volume level: 65 -> 64
+    envelope[3] = bytes(signed)
+    return topic, msgspec.msgpack.encode(envelope)
+
+
+def readdressed(inbox: ControlInbox) -> Sealed:
+    other = agent_topic(COMMUNE, "ag-0002", AgentChannel.COMMAND)
+    payload = Signer(IDENTITY, 1).seal(Domain.COMMAND, other, COMMANDS["volume"])
+    return agent_topic(COMMUNE, AGENT, AgentChannel.COMMAND), payload
+
+
+def unknown_key(inbox: ControlInbox) -> Sealed:
+    return samples.sealed_command(COMMANDS["volume"], identity=SigningIdentity(b"\x09" * 32))
+
+
+def revoked_key(inbox: ControlInbox) -> Sealed:
+    rotate(inbox, revoke_old=True)
+    return samples.sealed_command(command(1))
+
+
+def replayed(inbox: ControlInbox) -> Sealed:
+    sealed = samples.sealed_command(command(10))
+    assert isinstance(inbox.receive(*sealed), CommandAccepted)
+    return sealed
+
+
+def expired(inbox: ControlInbox) -> Sealed:
+    return samples.sealed_command(command(5, expires=inbox.clock.wall_ns()))
+
+
+def early(inbox: ControlInbox) -> Sealed:
+    return samples.sealed_command(command(6, not_before=inbox.clock.wall_ns() + 30 * 10**9))
+
+
+def stale(inbox: ControlInbox) -> Sealed:
+    apply(inbox, *samples.sealed_document(DocKind.PLAN, plan(17)))
+    return samples.sealed_document(DocKind.PLAN, plan(16))
+
+
+# Every way a control message is refused (the issue's acceptance list), and the reason
+# it must be refused, logged and counted with.
+REFUSALS: dict[str, tuple[Callable[[ControlInbox], Sealed], Reason]] = {
+    "tampered payload": (tampered, Reason.BAD_SIGNATURE),
+    "re-addressed topic": (readdressed, Reason.READDRESSED),
+    "unknown key id": (unknown_key, Reason.UNKNOWN_KEY),
+    "revoked key": (revoked_key, Reason.REVOKED_KEY),
+    "replayed command": (replayed, Reason.REPLAYED),
+    "expired command": (expired, Reason.EXPIRED),
+    "early command": (early, Reason.NOT_YET_VALID),
+    "stale document version": (stale, Reason.STALE_VERSION),
+}
+
+
+def refusal_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records
+            if r.name == "loaxa.protocols" and r.levelno >= logging.WARNING]
+
+
+@pytest.mark.parametrize("case", sorted(REFUSALS))
+def test_each_refusal_is_logged_with_its_own_reason(
+        case: str, inbox: ControlInbox, caplog: pytest.LogCaptureFixture) -> None:
+    make, reason = REFUSALS[case]
+    sealed = make(inbox)  # any set-up (rotation, a first command) is accepted silently
+    with caplog.at_level(logging.WARNING, logger="loaxa.protocols"):
+        caplog.clear()
+        refused(inbox.receive(*sealed), reason)
+    lines = refusal_lines(caplog)
+    assert len(lines) == 1, [r.getMessage() for r in lines]
+    assert getattr(lines[0], "reason", None) == reason.value
+    assert lines[0].getMessage().endswith(f": {reason.value}"), lines[0].getMessage()
+    counted = {k: n for k, n in inbox.counter.snapshot().items() if k.endswith(reason.value)}
+    assert list(counted.values()) == [1], inbox.counter.snapshot()
+
+
+def test_refusal_reasons_are_pairwise_distinct() -> None:
+    reasons = [reason for _, reason in REFUSALS.values()]
+    assert len(set(reasons)) == len(reasons), reasons
+    assert len({r.value for r in reasons}) == len(reasons)
+
+
+def test_an_accepted_message_logs_no_refusal(inbox: ControlInbox,
+                                             caplog: pytest.LogCaptureFixture) -> None:
+    """Control for the log assertions above: acceptance is silent at WARNING."""
+    with caplog.at_level(logging.WARNING, logger="loaxa.protocols"):
+        assert isinstance(inbox.receive(*samples.sealed_command(command(1))), CommandAccepted)
+        apply(inbox, *samples.sealed_document(DocKind.PLAN))
+    assert refusal_lines(caplog) == []
 
 
 def test_trust_bundle_rotates_the_key_and_revocation_sticks(inbox: ControlInbox) -> None:
