@@ -5,10 +5,14 @@ from __future__ import annotations
 import queue
 import socket
 import time
+from typing import Any
 
+import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from controller.broker.accounts import Role
+from protocols.mqtt import tls_context
 from protocols.topics import AgentChannel, DocKind, agent_topic, document_topic
 from tests.support.broker import RunningBroker
 
@@ -50,6 +54,37 @@ def test_unknown_user_is_refused(broker: RunningBroker) -> None:
     with broker.client("ag-999", password="whatever") as client:
         assert client.disconnected.wait(5)
         assert not client.connected.is_set()
+
+
+def connect_over_tls(broker: RunningBroker, username: str | None) -> Any:
+    """A TLS MQTT 5 CONNECT, with no username at all when ``username`` is None; returns
+    the CONNACK's reason code."""
+    outcome: queue.Queue[Any] = queue.Queue()
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"t-anon-{username}",
+                         protocol=mqtt.MQTTv5)
+    client.tls_set_context(tls_context(broker.ca_pem))
+    if username is not None:
+        client.username_pw_set(username, broker.credentials[username].password)
+    client.on_connect = lambda _c, _u, _f, reason, _p: outcome.put(reason)
+    client.on_connect_fail = lambda _c, _u: outcome.put("connection failed")
+    client.connect("127.0.0.1", broker.port, keepalive=30)
+    client.loop_start()
+    try:
+        return outcome.get(timeout=10)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def test_anonymous_connection_is_refused(broker: RunningBroker) -> None:
+    """A CONNECT carrying no username over valid TLS: the broker answers, and refuses."""
+    reason = connect_over_tls(broker, None)
+    assert not isinstance(reason, str), reason
+    # Not authorized (0x87) from Mosquitto 2.0; bad user name or password (0x86) is as good.
+    assert reason.is_failure and reason.value in (0x86, 0x87), reason
+    # Positive control: the same client, with an account's credentials, is let in.
+    accepted = connect_over_tls(broker, "ag-1")
+    assert not isinstance(accepted, str) and not accepted.is_failure, accepted
 
 
 def test_plain_text_connection_is_refused(broker: RunningBroker) -> None:
