@@ -22,10 +22,12 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
-from controller.i18n import _
+from controller.i18n import N_, _, current_language, set_language
 
 from .connection import STREAM_OPEN, ApiError, Connection, Endpoint
 from .formatting import zone
+from .forms.common import localise
+from .language import LanguageChoice
 from .login import LoginScreen
 from .messages import LiveEvent
 from .panes import PANES, Pane
@@ -43,16 +45,22 @@ class LoaxaConsole(App[None]):
     CSS_PATH = "console.tcss"
     ENABLE_COMMAND_PALETTE = False  # English-only, and one more thing to learn
     BINDINGS: ClassVar[list[BindingType]] = [
-        *(Binding(str(n), f"show_tab('{pane.KEY}')", _(pane.TITLE), show=False)
+        *(Binding(str(n), f"show_tab('{pane.KEY}')", pane.TITLE, show=False)
           for n, pane in enumerate(PANES, start=1)),
-        Binding("q", "quit", _("Quit")),
-        Binding("f5,ctrl+r", "refresh", _("Reload"), key_display="F5"),
+        Binding("q", "quit", N_("Quit")),
+        Binding("f5,ctrl+r", "refresh", N_("Reload"), key_display="F5"),
     ]
 
     def __init__(self, connection: Connection, commune: str | None = None, *,
                  clock: Callable[[], dt.datetime] = utc_now, follow_events: bool = True,
-                 **kwargs: Any) -> None:
+                 language: LanguageChoice | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        #: How to choose the language (``loaxa tui``); None: leave it as the process has it.
+        self.language = language
+        if language is not None:
+            set_language(language.choose())
+            connection.use_language(current_language())
+        localise(self)
         self.connection = connection
         self.commune = commune or ""
         self.username = ""
@@ -135,6 +143,8 @@ class LoaxaConsole(App[None]):
                 self._ask_login("" if endpoint and endpoint.needs_login else exc.message)
             self._show_link()
             return
+        if self.language is not None:
+            await self.speak(self.language.choose(me.get("language")))
         self.username = str(me["username"])
         if not self.commune:
             communes = [g["unit"] for g in me.get("grants", [])
@@ -145,6 +155,17 @@ class LoaxaConsole(App[None]):
                               "--commune."), severity="warning", timeout=15)
         self._show_link()
         self.reload_pane()
+
+    async def speak(self, language: str) -> None:
+        """Change the console's language (the user's stored preference, learnt on
+        logging in): the keys, the tabs and every pane are built again in it."""
+        if language == current_language():
+            return
+        set_language(language)
+        self.connection.use_language(language)
+        localise(self)
+        await self.recompose()
+        self.title = _("loaxa: commune station")
 
     def _ask_login(self, reason: str) -> None:
         if self._logging_in or not self.connection.can_log_in:
@@ -238,10 +259,11 @@ def log_crash(error: BaseException) -> str | None:
         return None
 
 
-def run_console(endpoint: Endpoint, commune: str | None = None) -> None:
+def run_console(endpoint: Endpoint, commune: str | None = None,
+                language: LanguageChoice | None = None) -> None:
     """What ``loaxa tui`` runs."""
     connection = Connection(endpoint)
     try:
-        LoaxaConsole(connection, commune=commune).run()
+        LoaxaConsole(connection, commune=commune, language=language).run()
     finally:
         connection.close()

@@ -170,6 +170,15 @@ class Connection:
             raise refusal(response)
         return response
 
+    def use_language(self, language: str) -> None:
+        """Ask for the API's messages in ``language`` from now on (the console changed
+        language); a connection built on a bare client keeps the client's."""
+        if self.endpoint is None or self.endpoint.language == language:
+            return
+        self.endpoint = replace(self.endpoint, language=language)
+        self._make_client = self.endpoint.client
+        self.close()
+
     async def login(self, username: str, password: str) -> str:
         """Exchange a password for a token and use it from now on; the user name."""
         if self.endpoint is None:

@@ -18,7 +18,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from controller.i18n import _
+from controller.i18n import N_, _
+
+from .forms.common import localise
 
 
 class LinkBanner(Static):
@@ -37,12 +39,13 @@ class ConfirmScreen(ModalScreen[bool]):
     """A yes/no question; ``y``/Enter on Yes answers yes, ``n``/Escape no."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "answer(True)", _("Yes (y)"), show=False),
-        Binding("n,escape", "answer(False)", _("No (n)"), show=False),
+        Binding("y", "answer(True)", N_("Yes (y)"), show=False),
+        Binding("n,escape", "answer(False)", N_("No (n)"), show=False),
     ]
 
     def __init__(self, question: str, *, danger: bool = False) -> None:
         super().__init__()
+        localise(self)
         self.question = question
         self.danger = danger
 
@@ -68,10 +71,11 @@ class ConfirmScreen(ModalScreen[bool]):
 class NumberPrompt(ModalScreen[int | None]):
     """Ask for a whole number in ``[low, high]``; Enter accepts, Escape cancels."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", _("Go back"))]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", N_("Go back"))]
 
     def __init__(self, question: str, value: int | None, low: int, high: int) -> None:
         super().__init__()
+        localise(self)
         self.question, self.value, self.low, self.high = question, value, low, high
 
     def compose(self) -> ComposeResult:
@@ -118,10 +122,11 @@ class NumberPrompt(ModalScreen[int | None]):
 class ChoiceScreen(ModalScreen[str | None]):
     """Choose one of ``choices`` (key, label); Enter chooses, Escape cancels."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", _("Go back"))]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", N_("Go back"))]
 
     def __init__(self, question: str, choices: list[tuple[str, str]]) -> None:
         super().__init__()
+        localise(self)
         self.question = question
         self.choices = choices
 
@@ -150,10 +155,11 @@ def spaced(code: str) -> str:
 class CodeScreen(ModalScreen[None]):
     """A one-time enrolment code, big and clear, with what to type on the agent."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,enter", "close", _("Done"))]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,enter", "close", N_("Done"))]
 
     def __init__(self, issued: dict[str, Any], expires: str) -> None:
         super().__init__()
+        localise(self)
         self.issued = issued
         self.expires = expires
 

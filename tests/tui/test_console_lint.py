@@ -5,6 +5,12 @@ An AST check over ``controller/tui/**.py``. Text is allowed when wrapped in ``_(
 ``N_()``; so are empty strings, strings without letters (``"—"``, ``"▶ "``), ids,
 classes, CSS and other keyword arguments that are not shown, and anything that is not a
 literal (data from the API). The check is itself tested on snippets, good and bad.
+
+A second check: ``_()`` is never called at import time (module level, a class body such
+as ``BINDINGS``, a default argument): that would freeze the text in the language of the
+moment the module was imported, and the console may change language afterwards (the
+user's stored preference). Such text is marked with ``N_()`` and translated when shown
+(``localise()`` for key bindings).
 """
 
 from __future__ import annotations
@@ -230,3 +236,94 @@ def test_the_lint_accepts_translated_text_ids_and_data() -> None:
 ])
 def test_each_kind_of_call_is_checked(snippet: str) -> None:
     assert lint(snippet), snippet
+
+
+# ---------------------------------------------------------------------------- import time
+
+
+class ImportTimeTranslation(ast.NodeVisitor):
+    """``_()`` calls evaluated when the module is imported: everything outside function
+    (and lambda) bodies, including decorators and default arguments."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.problems: list[Problem] = []
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        for decorator in node.decorator_list:
+            self.visit(decorator)
+        self.visit(node.args)  # defaults run at import; the body does not
+
+    visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
+
+    def visit_arguments(self, node: ast.arguments) -> None:
+        for default in [*node.defaults, *node.kw_defaults]:
+            if default is not None:
+                self.visit(default)
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        self.visit(node.args)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        if isinstance(node.func, ast.Name) and node.func.id == "_":
+            text = node.args[0].value if node.args and isinstance(
+                node.args[0], ast.Constant) else ast.unparse(node)
+            self.problems.append(Problem(self.path, node.lineno, str(text)))
+        self.generic_visit(node)
+
+
+def import_time_translations(source: str, path: str = "<snippet>") -> list[Problem]:
+    checker = ImportTimeTranslation(path)
+    checker.visit(ast.parse(source, path))
+    return checker.problems
+
+
+def test_nothing_is_translated_at_import_time() -> None:
+    problems = [p for path in console_files()
+                for p in import_time_translations(path.read_text(),
+                                                  str(path.relative_to(ROOT)))]
+    assert not problems, "mark these with N_() and translate when shown:\n" + \
+        "\n".join(f"{p.path}:{p.line}: _({p.text!r}) at import time" for p in problems)
+
+
+FROZEN = '''
+GREETING = _("Hello")
+
+class Pane:
+    BINDINGS = [Binding("q", "quit", _("Quit")),
+                *(Binding(k, "go", _(t)) for k, t in KEYS)]
+    TITLE = _("Overview")
+
+    def ask(self, question=_("Sure?")):
+        return question
+
+    @work(name=_("Loading"))
+    async def load(self):
+        pass
+'''
+AT_RUN_TIME = '''
+GREETING = N_("Hello")
+SHOW = lambda: _("Now")
+
+class Pane:
+    BINDINGS = [Binding("q", "quit", N_("Quit"))]
+    TITLE = N_("Overview")
+
+    def __init__(self):
+        localise(self)
+        self.title = _(self.TITLE)
+
+    async def load(self, question=None):
+        def inner():
+            return _("Inside")
+        return question or _("Sure?")
+'''
+
+
+def test_the_import_time_check_finds_frozen_translations() -> None:
+    found = sorted(p.text for p in import_time_translations(FROZEN))
+    assert found == sorted(["Hello", "Quit", "_(t)", "Overview", "Sure?", "Loading"]), found
+
+
+def test_the_import_time_check_accepts_translation_when_shown() -> None:
+    assert import_time_translations(AT_RUN_TIME) == []

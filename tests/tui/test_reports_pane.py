@@ -11,7 +11,9 @@ from openpyxl import load_workbook
 from textual.widgets import DataTable, Input, Select
 
 from controller import i18n
+from controller.tui.panes.devices import DevicesPane
 from controller.tui.panes.reports import ReportsPane, daily_availability, spark
+from controller.tui.widgets import NumberPrompt
 from tests.tui.conftest import drive, until
 from tests.tui.workflow_support import DATE, Commune, assert_snapshot, furnish
 
@@ -134,6 +136,11 @@ def test_the_daily_chart_averages_the_agents() -> None:
     assert spark([0.0, 0.5, 1.0, 1.2]) == "▁▅██"
 
 
+def keys(app: Any) -> set[str]:
+    """The descriptions of the keys the footer offers now."""
+    return {b.binding.description for b in app.screen.active_bindings.values()}
+
+
 def test_in_english_when_asked(commune: Commune) -> None:
     """LOAXA_LANG=en (here: the language set for the process) gives English screens."""
     async def scenario() -> None:
@@ -147,8 +154,22 @@ def test_in_english_when_asked(commune: Commune) -> None:
             await pilot.press("4")
             await until(pilot, lambda: "No emergency on the air" in str(
                 app.query_one("#emergency-banner").render()))
-            shown = {b.binding.description for b in app.screen.active_bindings.values()}
-            assert {"Start emergency", "Stop emergency", "Acknowledge"} <= shown
+            assert {"Start emergency", "Stop emergency", "Acknowledge"} <= keys(app)
+            # The app's own keys, and those of the panes and dialogs translated when
+            # shown (not when their module was imported, in Vietnamese)
+            await pilot.press("1")
+            await until(pilot, lambda: {"Quit", "Reload", "Agent details"} <= keys(app),
+                        what="the overview's keys in English")
+            await pilot.press("6")
+            await until(pilot, lambda: {"Set volume", "Reboot agent", "Enrol agent",
+                                        "Quit"} <= keys(app),
+                        what="the devices' keys in English")
+            pane = app.query_one(DevicesPane)
+            await until(pilot, lambda: pane.agent is not None, what="an agent")
+            await pilot.press("v")
+            await until(pilot, lambda: isinstance(app.screen, NumberPrompt))
+            assert "Go back" in keys(app)
+            assert not {"Thoát", "Âm lượng", "Quay lại"} & keys(app)
 
     i18n.set_language("en")
     try:

@@ -1,10 +1,12 @@
 """A real terminal: ``loaxa tui`` in a detached tmux session at 80×24, driven with keys
 (``send-keys``) and read back with ``capture-pane``, against the running controller with
 a real agent — once logging in over TCP/TLS in Vietnamese, once on the local socket in
-English (``LOAXA_LANG=en``)."""
+English (``LOAXA_LANG=en``), and once in English because the station's settings say so
+(``[station] language``, over a Vietnamese ``LANG``)."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import shlex
 import shutil
@@ -23,6 +25,9 @@ from tests.tui.conftest import PASSWORD, SLACK, FleetStation
 pytestmark = [pytest.mark.e2e,
               pytest.mark.skipif(shutil.which("tmux") is None,
                                  reason="tmux is not installed: no real-terminal test")]
+
+
+SERVERS = itertools.count()  # one tmux server per console, never reused
 
 
 class Terminal:
@@ -64,13 +69,18 @@ class Terminal:
 
 @contextmanager
 def console_in_tmux(fleet: FleetStation, state: Path, *args: str,
-                    language: str = "vi") -> Iterator[Terminal]:
-    terminal = Terminal(f"loaxa-test-{os.getpid()}-{language}")
-    command = [sys.executable, "-m", "controller.cli.entry", "-c", str(fleet.config),
-               *args, "tui"]
-    environment = {"LOAXA_LANG": language, "XDG_STATE_HOME": str(state),
+                    language: str | None = "vi", config: Path | None = None,
+                    locale: str = "C.UTF-8") -> Iterator[Terminal]:
+    """``language`` is ``LOAXA_LANG`` (None: unset); ``locale`` is ``LANG``."""
+    terminal = Terminal(f"loaxa-test-{os.getpid()}-{next(SERVERS)}")
+    command = [sys.executable, "-m", "controller.cli.entry", "-c",
+               str(config or fleet.config), *args, "tui"]
+    environment = {"XDG_STATE_HOME": str(state), "LANG": locale,
                    "TERM": "xterm-256color", "COLORTERM": "truecolor"}
-    shell = " ".join([f"cd {shlex.quote(str(ROOT))} &&", "env",
+    if language is not None:
+        environment["LOAXA_LANG"] = language
+    shell = " ".join([f"cd {shlex.quote(str(ROOT))} &&", "env", "-u", "LOAXA_LANG",
+                      "-u", "LANGUAGE", "-u", "LC_ALL", "-u", "LC_MESSAGES",
                       *(f"{k}={shlex.quote(v)}" for k, v in environment.items()),
                       *map(shlex.quote, command),
                       "; echo EXITED $?; sleep 30"])  # keep the pane to read a failure
@@ -141,5 +151,33 @@ def test_english_on_request(fleet: FleetStation, tmp_path: Path) -> None:
                       "Village", "Today on the air", "not enrolled", "Quit"):
             assert label in screen, (label, screen)
         assert "Tổng quan" not in screen
+        terminal.keys("q")
+        assert "EXITED 0" in terminal.wait(lambda s: "EXITED" in s, "the console to quit")
+
+
+def test_english_by_the_stations_setting(fleet: FleetStation, tmp_path: Path) -> None:
+    """No LOAXA_LANG, a Vietnamese LANG, the admin has no preference of their own:
+    ``[station] language = "en"`` in the settings file decides."""
+    fleet.wait_online()
+    assert fleet.call("GET", "/me")["language"] is None
+    settings = fleet.config.read_text(encoding="utf-8")
+    assert "[station]\n" in settings and "language" not in settings
+    english = tmp_path / "loaxa-en.toml"
+    english.write_text(settings.replace("[station]\n", '[station]\nlanguage = "en"\n'),
+                       encoding="utf-8")
+    with console_in_tmux(fleet, tmp_path, language=None, config=english,
+                         locale="vi_VN.UTF-8") as terminal:
+        screen = terminal.wait(lambda s: "online" in agent_row(s, "c-dong"),
+                               "the overview in English")
+        for label in ("1 Overview", "6 Devices", "Today on the air", "Quit"):
+            assert label in screen, (label, screen)
+        assert "Tổng quan" not in screen
+        terminal.keys("q")
+        assert "EXITED 0" in terminal.wait(lambda s: "EXITED" in s, "the console to quit")
+    # the control: the same console on the station's own settings speaks Vietnamese
+    with console_in_tmux(fleet, tmp_path, language=None, locale="vi_VN.UTF-8") as terminal:
+        screen = terminal.wait(lambda s: "trực tuyến" in agent_row(s, "c-dong"),
+                               "the overview in Vietnamese")
+        assert "1 Tổng quan" in screen and "Overview" not in screen
         terminal.keys("q")
         assert "EXITED 0" in terminal.wait(lambda s: "EXITED" in s, "the console to quit")

@@ -25,11 +25,13 @@ BAR_FULL, BAR_EMPTY = "█", "░"
 
 def localise(node: DOMNode) -> None:
     """Translate the descriptions of ``node``'s key bindings (marked with ``N_`` at class
-    level) now, so the footer shows them in the reader's language."""
+    level) now, so the footer shows them in the reader's language. Always from the
+    class's English sources, so calling it again after a change of language works."""
+    source = type(node)._merged_bindings or BindingsMap()
     node._bindings = BindingsMap.from_keys({
         key: [dataclasses.replace(b, description=_(b.description)) if b.description
               else b for b in found]
-        for key, found in node._bindings.key_to_bindings.items()})
+        for key, found in source.key_to_bindings.items()})
 
 
 def refusal_text(error: ApiError) -> str:

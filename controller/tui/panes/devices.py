@@ -33,6 +33,7 @@ from ..formatting import (
     translated,
     volume,
 )
+from ..forms.common import localise
 from ..messages import LiveEvent
 from ..widgets import ChoiceScreen, CodeScreen, ConfirmScreen, NumberPrompt
 from .base import Pane
@@ -63,15 +64,16 @@ class DevicesPane(Pane):
     TITLE = N_("Devices")
     KEY = "devices"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("v", "volume", _("Set volume")),
-        Binding("s", "command('stop')", _("Stop playback")),
-        Binding("r", "command('restart')", _("Restart service")),
-        Binding("b", "command('reboot')", _("Reboot agent")),
-        Binding("n", "enrol", _("Enrol agent")),
+        Binding("v", "volume", N_("Set volume")),
+        Binding("s", "command('stop')", N_("Stop playback")),
+        Binding("r", "command('restart')", N_("Restart service")),
+        Binding("b", "command('reboot')", N_("Reboot agent")),
+        Binding("n", "enrol", N_("Enrol agent")),
     ]
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        localise(self)
         self.agents: list[dict[str, Any]] = []
         self.selected: str | None = None
         self.agent: dict[str, Any] | None = None

@@ -36,6 +36,7 @@ from ..formatting import (
     translated,
     zone,
 )
+from ..forms.common import localise
 from ..messages import LiveEvent
 from .base import Pane
 
@@ -53,11 +54,12 @@ class OverviewPane(Pane):
     TITLE = N_("Overview")
     KEY = "overview"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("d", "open_agent", _("Agent details")),
+        Binding("d", "open_agent", N_("Agent details")),
     ]
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        localise(self)
         self.data: dict[str, Any] = {}
         self._refreshing = False
         self._again = False
