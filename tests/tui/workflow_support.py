@@ -2,9 +2,10 @@
 clusters, agents, a real imported bulletin, users in other roles), a console logged in as
 one of them, and SVG snapshots compared against the committed ones.
 
-Snapshots live in ``tests/tui/snapshots/<name>.svg``. A missing one is written (and the
-test passes, so a new screen's first run records it); ``LOAXA_UPDATE_SNAPSHOTS=1``
-rewrites them all after an intended change of the screens.
+Snapshots live in ``tests/tui/snapshots/<name>.svg``. A missing one fails the test (a
+golden file lost or never committed must not pass silently);
+``LOAXA_UPDATE_SNAPSHOTS=1`` writes the missing ones and rewrites the others after an
+intended change of the screens (then look at them before committing).
 """
 
 from __future__ import annotations
@@ -178,12 +179,15 @@ async def assert_snapshot(pilot: Pilot[None], name: str,
     for field in app.screen.query(Input):
         field.cursor_blink = False
     path = SNAPSHOTS / f"{name}.svg"
-    if os.environ.get("LOAXA_UPDATE_SNAPSHOTS") == "1" or not path.exists():
+    if os.environ.get("LOAXA_UPDATE_SNAPSHOTS") == "1":
         await pilot.pause(1.0)  # let every pending refresh (the footer's keys) land
-        SNAPSHOTS.mkdir(exist_ok=True)
+        path.parent.mkdir(exist_ok=True)
         path.write_text(normalised(app.export_screenshot(title="loaxa"), masks),
                         encoding="utf-8")
         return
+    if not path.exists():
+        raise AssertionError(f"{name}: no golden snapshot {path}; LOAXA_UPDATE_SNAPSHOTS=1 "
+                             "records it (look at it, then commit it)")
     expected = path.read_text(encoding="utf-8")
     # A loaded machine may take a moment to paint the last refresh (e.g. the footer's
     # keys after a screen is pushed): the screen has a few seconds to settle.
