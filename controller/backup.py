@@ -9,8 +9,11 @@ CURVE secret key: files are 0600.
 
 A restored database has counters and document versions lower than what agents have
 already seen; bumping the signing epoch makes ``(epoch, n)`` higher than all of it, so
-agents accept the restored controller. Every restore path bumps it, and
-``loaxa backup bump-epoch`` does it after a PostgreSQL restore done by hand.
+agents accept the restored controller. The new epoch is above every epoch this
+controller is known to have used: the restored database's, the replaced database's, the
+record kept outside the database (:mod:`controller.signing.epoch_mark`) and the
+operator's ``--epoch-above``. Every restore path bumps it, and ``loaxa backup
+bump-epoch`` does it after a PostgreSQL restore done by hand.
 """
 
 from __future__ import annotations
@@ -21,13 +24,14 @@ import os
 import shutil
 import sqlite3
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import make_url
-from sqlmodel import select
+from sqlmodel import col, select
 
 from controller.audit import record
 from controller.events import EventBus
@@ -36,9 +40,11 @@ from controller.registry.errors import Invalid, NotFound, Unavailable
 from controller.registry.timebase import StationTime
 from controller.registry.work import unit_of_work
 from controller.security.authz import Permission, Principal, Scope
+from controller.signing.epoch_mark import EpochMark
 from controller.signing.keyring import Keyring
 from controller.storage.database import Database
 from controller.storage.tables.registry import AdminUnit
+from controller.storage.tables.signing import SigningEpoch
 
 log = logging.getLogger("loaxa.backup")
 PREFIX = "loaxa-"
@@ -58,6 +64,9 @@ class RestoreResult:
     restored_from: Path
     previous_copy: Path | None
     epochs: dict[str, int]
+    # False when nothing told which epochs were used before (no replaced database, no
+    # epoch record, no --epoch-above): the new epoch is only above the backup's own.
+    history_known: bool = True
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -183,9 +192,11 @@ class Backups:
                           created_at=dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC))
 
 
-def restore_sqlite(url: str, backup: Path, bus: EventBus, time: StationTime) -> RestoreResult:
+def restore_sqlite(url: str, backup: Path, bus: EventBus, time: StationTime,
+                   mark: EpochMark, *, above: int = 0) -> RestoreResult:
     """Replace the database at ``url`` with ``backup`` (the controller must be stopped),
-    bring it to the current schema and bump every commune's signing epoch."""
+    bring it to the current schema and raise every commune's signing epoch above all it
+    is known to have used (see :func:`bump_epochs`)."""
     target = sqlite_path(url)
     if target is None:
         raise Unavailable(N_("Restoring PostgreSQL is done with pg_restore (see "
@@ -196,9 +207,11 @@ def restore_sqlite(url: str, backup: Path, bus: EventBus, time: StationTime) -> 
     if problems:
         raise Invalid(N_("The backup is damaged or not a loaxa database: {problems}"),
                       problems="; ".join(problems[:5]))
+    recorded = mark.read()  # a damaged record stops the restore before anything moves
+    replaced = sqlite_file_epochs(target) if target.exists() else {}
     target.parent.mkdir(parents=True, exist_ok=True)
     previous: Path | None = None
-    stamp = time.now().strftime("%Y%m%dT%H%M%SZ")
+    stamp = time.now().strftime("%Y%m%dT%H%M%S%fZ")  # two restores in a second: two copies
     if target.exists():
         previous = target.with_name(f"{target.name}.before-restore-{stamp}")
         os.replace(target, previous)
@@ -218,20 +231,79 @@ def restore_sqlite(url: str, backup: Path, bus: EventBus, time: StationTime) -> 
     db = Database(url)
     try:
         db.upgrade()
-        epochs = bump_epochs(db, bus, time, reason=f"restore from {backup.name}")
+        epochs = bump_epochs(db, bus, time, mark, reason=f"restore from {backup.name}",
+                             above=above, known=replaced)
     finally:
         db.dispose()
-    return RestoreResult(backup, previous, epochs)
+    return RestoreResult(backup, previous, epochs,
+                         history_known=bool(replaced or recorded or above))
 
 
-def bump_epochs(db: Database, bus: EventBus, time: StationTime,
-                reason: str = "manual") -> dict[str, int]:
-    """Raise every commune's signing epoch (after any restore), audited."""
+def sqlite_file_epochs(path: Path) -> dict[str, int]:
+    """The signing epochs in a SQLite file about to be replaced (WAL included); empty when
+    it cannot be read: a damaged database is a reason to restore, not to refuse."""
+    try:
+        connection = sqlite3.connect(str(path), timeout=30)
+        try:
+            rows = connection.execute(
+                "SELECT u.key, e.epoch FROM signing_epoch e "
+                "JOIN admin_unit u ON u.id = e.commune_id").fetchall()
+        finally:
+            connection.close()
+    except sqlite3.Error as exc:
+        log.warning("cannot read the signing epochs of %s: %s", path, exc)
+        return {}
+    return {str(key): int(epoch) for key, epoch in rows}
+
+
+def database_epochs(db: Database) -> dict[str, int]:
+    with db.session() as session:
+        rows = session.exec(select(AdminUnit.key, SigningEpoch.epoch).join(
+            SigningEpoch, col(SigningEpoch.commune_id) == col(AdminUnit.id))).all()
+    return {key: epoch for key, epoch in rows}
+
+
+def bump_epochs(db: Database, bus: EventBus, time: StationTime, mark: EpochMark, *,
+                reason: str = "manual", above: int = 0,
+                known: Mapping[str, int] | None = None) -> dict[str, int]:
+    """Raise every commune's signing epoch strictly above every epoch it is known to have
+    used: the database's own, ``known`` (a database the restore replaced), the epoch
+    record ``mark`` and ``above`` (the operator's word). Audited.
+
+    The record is raised *before* the database: if anything fails in between, the
+    record is merely ahead, and the next bump still goes above it."""
+    current = database_epochs(db)
+    used: dict[str, int] = {}
+    for source in (current, known or {}, mark.read()):
+        for commune, epoch in source.items():
+            used[commune] = max(used.get(commune, 0), epoch)
+    targets = {commune: max(used[commune], above) + 1 for commune in current}
+    mark.raise_to(targets)
     actor = Principal.system_actor("restore", source="cli")
-    epochs = Keyring(db, bus, time).bump_epoch(actor)
+    epochs = Keyring(db, bus, time).bump_epoch(
+        actor, above={commune: epoch - 1 for commune, epoch in targets.items()})
+    mark.raise_to(epochs)
     with unit_of_work(db, bus, time) as work:
-        record(work, actor, "backup.restore", detail={"reason": reason, "epochs": epochs})
+        record(work, actor, "backup.restore", detail={"reason": reason, "epochs": epochs,
+                                                       "above": above})
     return epochs
+
+
+def remember_epochs(db: Database, bus: EventBus, time: StationTime, mark: EpochMark,
+                    commune: str) -> int:
+    """At daemon start, before anything is signed: a database behind the epoch record
+    (restored by hand without ``bump-epoch``) is bumped above it, then the epoch in
+    use is recorded. Returns the epoch the commune signs with."""
+    recorded = mark.read().get(commune, 0)
+    epoch = database_epochs(db).get(commune, 1)
+    if epoch < recorded:
+        log.warning("signing epoch %d of %s is below the recorded %d: the database went "
+                    "back in time; bumping", epoch, commune, recorded)
+        epoch = Keyring(db, bus, time).bump_epoch(
+            Principal.system_actor("restore", source="daemon"), commune,
+            above={commune: recorded})[commune]
+    mark.raise_to({commune: epoch})
+    return epoch
 
 
 class BackupScheduler:

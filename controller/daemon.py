@@ -28,7 +28,7 @@ from controller.api.app import create_app
 from controller.api.server import ApiServer, parse_bind
 from controller.api.services import ApiServices
 from controller.audit import AuditLog
-from controller.backup import Backups, BackupScheduler
+from controller.backup import Backups, BackupScheduler, remember_epochs
 from controller.broker.sync import (
     BrokerSync,
     EmbeddedBroker,
@@ -49,6 +49,7 @@ from controller.health import problems
 from controller.library.component import LibraryComponent, library_service
 from controller.registry.agents import AgentService
 from controller.registry.bootstrap import ensure_commune
+from controller.registry.errors import ServiceError
 from controller.registry.livestate import LiveStateProvider, LiveStateSlot
 from controller.registry.stations import StationService
 from controller.registry.summary import SummaryService
@@ -59,6 +60,7 @@ from controller.security.users import UserService
 from controller.settings import Settings
 from controller.signing.counters import Counters
 from controller.signing.curve import CurveKeyPair, ensure_curve_key
+from controller.signing.epoch_mark import EpochMark
 from controller.signing.keyring import Keyring
 from controller.storage.database import Database
 from protocols.sdnotify import Notifier
@@ -173,6 +175,10 @@ class Daemon:
         ensure_commune(db, bus, self.time, commune, settings.station.name)
         keyring = Keyring(db, bus, self.time)
         keyring.ensure(commune)
+        try:  # before anything is signed; a damaged record must not keep the station off air
+            remember_epochs(db, bus, self.time, EpochMark(settings.signing_epochs_file), commune)
+        except (ServiceError, OSError) as exc:
+            log.error("signing epoch record: %s", exc)
         curve = ensure_curve_key(db, commune)
         broker: EmbeddedBroker | None = None
         sync: BrokerSync

@@ -6,25 +6,53 @@ bad value is reported with its dotted key and the reason, in the operator's lang
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from protocols.topics import ID_PATTERN
 
-from .i18n import _
+from .i18n import N_, _
 from .library.settings import ProcessingSettings
 
 Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
+HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                      r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+
+
+class Problem(ValueError):
+    """A bad value, described by a catalog message that is translated when reported;
+    ``key`` names the setting when a check spans a whole section."""
+
+    def __init__(self, message: str, *, key: str | None = None, **params: object) -> None:
+        super().__init__(message.format(**params))
+        self.message = message
+        self.key = key
+        self.params = params
+
+    def translated(self) -> str:
+        return _(self.message).format(**self.params)
 
 
 class Section(BaseModel):
@@ -44,12 +72,35 @@ class StationSettings(Section):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
+            raise Problem(N_("unknown time zone")) from exc
         return value
 
 
 class DatabaseSettings(Section):
     url: str = ""  # empty: SQLite in the data directory
+
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, value: str) -> str:
+        """SQLite or PostgreSQL through psycopg (3), the only drivers loaxa ships with; a
+        bare ``postgresql://`` means psycopg here (SQLAlchemy would pick psycopg2)."""
+        if not value:
+            return value
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise Problem(N_("not a database URL: use sqlite:////path/to/loaxa.db or "
+                             "postgresql+psycopg://user@host/name")) from None
+        backend, _plus, driver = url.drivername.partition("+")
+        if backend == "sqlite" and driver in ("", "pysqlite"):
+            if not url.database or url.database == ":memory:":
+                raise Problem(N_("a SQLite URL needs a file: sqlite:////path/to/loaxa.db"))
+            return value
+        if backend == "postgresql" and driver in ("", "psycopg"):
+            return url.set(drivername="postgresql+psycopg").render_as_string(
+                hide_password=False) if not driver else value
+        raise Problem(N_("unsupported database {name}: loaxa runs on SQLite (sqlite:///...) "
+                         "or PostgreSQL (postgresql+psycopg://...)"), name=url.drivername)
 
 
 class BrokerSettings(Section):
@@ -73,6 +124,37 @@ class ApiSettings(Section):
     tls_cert: Path | None = None
     tls_key: Path | None = None
     token_ttl_hours: int = Field(default=12, ge=1, le=24 * 30)
+
+    @field_validator("tcp_bind")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        if value and not valid_bind(value):
+            raise Problem(N_("must be host:port (e.g. 0.0.0.0:8443, [::]:8443)"))
+        return value
+
+    @model_validator(mode="after")
+    def _tls_on_tcp(self) -> ApiSettings:
+        """Over TCP, passwords and tokens cross the network: never in clear, not even on
+        loopback (an SSH tunnel to the Unix socket needs no TCP listener at all)."""
+        if self.tcp_bind and (self.tls_cert is None or self.tls_key is None):
+            raise Problem(N_("the API on TCP needs api.tls_cert and api.tls_key (logins "
+                             "and tokens must not cross the network in clear)"),
+                          key="tcp_bind")
+        return self
+
+
+def valid_bind(bind: str) -> bool:
+    """``host:port`` with a port in range; an IPv6 host in brackets."""
+    host, colon, port = bind.rpartition(":")
+    if not colon or not port.isdigit() or not 1 <= int(port) <= 65535:
+        return False
+    if host.startswith("[") and host.endswith("]"):
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            return False
+        return True
+    return HOSTNAME.match(host) is not None
 
 
 class DataPlaneSettings(Section):
@@ -198,6 +280,11 @@ class Settings(BaseSettings):
         return self.backup.dir or self.station.data_dir / "backups"
 
     @property
+    def signing_epochs_file(self) -> Path:
+        """The highest signing epoch per commune, outside the database (restores)."""
+        return self.station.data_dir / "signing-epochs.json"
+
+    @property
     def broker_dir(self) -> Path:
         return self.station.data_dir / "broker"
 
@@ -245,8 +332,20 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
 
 
 def _describe(error: Any) -> str:
-    key = ".".join(str(part) for part in error.get("loc", ())) or "?"
+    loc = [str(part) for part in error.get("loc", ())]
     if error.get("type") == "extra_forbidden":
-        return _("{key}: unknown setting").format(key=key)
-    return _("{key}: {problem} (got {value!r})").format(
-        key=key, problem=error.get("msg", ""), value=error.get("input"))
+        return _("{key}: unknown setting").format(key=".".join(loc) or "?")
+    problem, value = error.get("msg", ""), error.get("input")
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, Problem):
+        problem = cause.translated()
+        if cause.key is not None:
+            loc.append(cause.key)
+            value = value.get(cause.key) if isinstance(value, dict) else getattr(
+                value, cause.key, value)
+    key = ".".join(loc) or "?"
+    if key == "database.url" and isinstance(value, str):
+        with contextlib.suppress(ArgumentError):  # a URL may carry a password: hide it
+            value = make_url(value).render_as_string(hide_password=True)
+    return _("{key}: {problem} (got {value!r})").format(key=key, problem=problem,
+                                                        value=value)

@@ -37,13 +37,26 @@ def list_() -> None:
          lambda rows: show_table(rows, ["name", "size", "created_at"]))
 
 
+EPOCH_ABOVE = click.option(
+    "--epoch-above", type=click.IntRange(1, 10**9), metavar="N",
+    help=_("Sign above epoch N too: the highest signing epoch agents may have seen, when "
+           "this machine cannot know it (a new machine, a lost data directory)."))
+
+
+def show_epochs(d: dict[str, Any]) -> None:
+    for commune, epoch in sorted(d["epochs"].items()):
+        click.echo(_("Signing epoch of {commune} is now {epoch}.").format(
+            commune=commune, epoch=epoch))
+
+
 @backup.command("restore", help=_("Replace the database with a backup (controller stopped); "
                                   "bumps the signing epoch."))
 @CONFIG_OPTION
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@EPOCH_ABOVE
 @click.option("--yes", is_flag=True, help=_("Do not ask for confirmation."))
 @json_option
-def restore(config: Path | None, file: Path, yes: bool) -> None:
+def restore(config: Path | None, file: Path, epoch_above: int | None, yes: bool) -> None:
     settings = local_settings(config)
     if controller_running(settings):
         raise CliError(_("The controller is running: stop it before restoring."),
@@ -53,24 +66,30 @@ def restore(config: Path | None, file: Path, yes: bool) -> None:
     from controller.backup import restore_sqlite
     from controller.events import EventBus
     from controller.registry.timebase import StationTime
+    from controller.signing.epoch_mark import EpochMark
 
     try:
         result = restore_sqlite(settings.database_url, file.resolve(), EventBus(),
-                                StationTime(timezone=settings.station.timezone))
+                                StationTime(timezone=settings.station.timezone),
+                                EpochMark(settings.signing_epochs_file),
+                                above=epoch_above or 0)
     except ServiceError as error:
         raise CliError(error.translated(), code=error.code) from None
     data = {"restored_from": str(result.restored_from),
             "previous_copy": str(result.previous_copy) if result.previous_copy else None,
-            "epochs": result.epochs}
+            "epochs": result.epochs, "history_known": result.history_known}
 
     def human(d: dict[str, Any]) -> None:
         click.echo(_("Restored from {file}.").format(file=d["restored_from"]))
         if d["previous_copy"]:
             click.echo(_("The previous database is kept as {file}.").format(
                 file=d["previous_copy"]))
-        for commune, epoch in sorted(d["epochs"].items()):
-            click.echo(_("Signing epoch of {commune} is now {epoch}.").format(
-                commune=commune, epoch=epoch))
+        show_epochs(d)
+        if not d["history_known"]:
+            click.echo(_("Nothing on this machine tells which signing epochs were used "
+                         "before this restore. If agents may have seen a higher one, run "
+                         "`loaxa backup bump-epoch --epoch-above N` before starting the "
+                         "controller."), err=True)
 
     emit(data, human)
 
@@ -78,23 +97,22 @@ def restore(config: Path | None, file: Path, yes: bool) -> None:
 @backup.command("bump-epoch", help=_("Raise the signing epoch (after restoring PostgreSQL "
                                      "by hand)."))
 @CONFIG_OPTION
+@EPOCH_ABOVE
 @json_option
-def bump(config: Path | None) -> None:
+def bump(config: Path | None, epoch_above: int | None) -> None:
     settings = local_settings(config)
     from controller.backup import bump_epochs
+    from controller.signing.epoch_mark import EpochMark
 
     db, bus, time = open_database(settings)
     try:
-        epochs = bump_epochs(db, bus, time, reason="bump-epoch")
+        epochs = bump_epochs(db, bus, time, EpochMark(settings.signing_epochs_file),
+                             reason="bump-epoch", above=epoch_above or 0)
+    except ServiceError as error:
+        raise CliError(error.translated(), code=error.code) from None
     finally:
         db.dispose()
-
-    def human(d: dict[str, Any]) -> None:
-        for commune, epoch in sorted(d["epochs"].items()):
-            click.echo(_("Signing epoch of {commune} is now {epoch}.").format(
-                commune=commune, epoch=epoch))
-
-    emit({"epochs": epochs}, human)
+    emit({"epochs": epochs}, show_epochs)
 
 
 COMMANDS = [backup]

@@ -14,6 +14,7 @@ pure function of the key table, so the same version always means the same bundle
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
@@ -161,9 +162,11 @@ class Keyring:
 
     # ------------------------------------------------------------------ restore
 
-    def bump_epoch(self, who: Principal, commune: str | None = None) -> dict[str, int]:
+    def bump_epoch(self, who: Principal, commune: str | None = None,
+                   above: Mapping[str, int] | None = None) -> dict[str, int]:
         """Raise the signing epoch (of one commune, or of every commune with keys), so a
-        controller restored from a backup signs above everything agents have seen."""
+        controller restored from a backup signs above everything agents have seen; also
+        above ``above[commune]``, epochs known to be used outside this database."""
         with unit_of_work(self.db, self.bus, self.time) as work:
             statement = select(SigningEpoch)
             if commune is not None:
@@ -171,10 +174,10 @@ class Keyring:
                     SigningEpoch.commune_id == commune_id_of(work.session, commune))
             bumped: dict[str, int] = {}
             for row in work.session.exec(statement):
-                row.epoch += 1
+                key = self._commune_key(work.session, row.commune_id)
+                row.epoch = max(row.epoch, (above or {}).get(key, 0)) + 1
                 row.bumped_at = self.time.now()
                 work.session.add(row)
-                key = self._commune_key(work.session, row.commune_id)
                 bumped[key] = row.epoch
                 record(work, who, "keys.bump_epoch", target=key, commune_id=row.commune_id,
                        detail={"epoch": row.epoch})
