@@ -22,6 +22,11 @@ class EngineConfig:
     chunk_frames: int = 480  # 10 ms: the granularity of decisions and corrections
     wait_fill_ms: int = 40  # FIFO fill beyond the card's own buffer while a start is
     # imminent (emergency, stop, restart): what an emergency waits behind
+    cut_fill_ms: int = 10  # ...and when an emergency's audio is ready at once: what
+    # stays queued beyond the card's buffer to bridge to its first write
+    warm_ms: int = 500  # pre-decoded start of each item an emergency may air (pins, the
+    # active emergency's item), so its first write needs no decoding...
+    warm_items: int = 8  # ...for at most this many items (8 x 500 ms = 384 kB)
     tick_ms: int = 20  # 2 chunks per tick: halves the per-tick overhead of 10 ms
     drift_correction: bool = True
     max_correction_ppm: int = 2000  # cap on the rate of single-sample corrections

@@ -26,6 +26,9 @@ log = logging.getLogger("loaxa.playout.decoder")
 # RFC 7845 §4.6 asks for at least 80 ms of decoding before a seek target; measured on a
 # chirp, 80 ms still leaves a 6% level error for a while, 400 ms gives bit-exact output.
 SEEK_PREROLL = 19_200
+# A start on one 20 ms packet would starve on the next chunk (a gap, then a jump to catch
+# up); 200 ms decodes in well under a millisecond.
+READY_FRAMES = RATE // 5
 
 
 class DecodeError(Exception):
@@ -101,17 +104,22 @@ class PcmStream:
 
     ``ahead_frames`` bounds memory (3 s = 288 kB) whatever the item's length: a 45-min
     item is never held in RAM. Errors are kept and reported through ``error`` once the
-    buffered audio is drained, so the engine can end the airing cleanly.
+    buffered audio is drained, so the engine can end the airing cleanly. ``path`` may be
+    a function finding the file (a cache lookup that hashes it): it then runs on the
+    decoder's thread, never the caller's. ``on_ready`` is called once, when
+    ``ready_frames`` are buffered or decoding ended.
     """
 
-    def __init__(self, path: Path, *, start_frame: int = 0, limit_frames: int | None = None,
-                 expected_sha256: bytes | None = None, ahead_frames: int = 3 * RATE,
+    def __init__(self, path: Path | Callable[[], Path], *, start_frame: int = 0,
+                 limit_frames: int | None = None, expected_sha256: bytes | None = None,
+                 ahead_frames: int = 3 * RATE, ready_frames: int = READY_FRAMES,
                  name: str = "", on_ready: Callable[[], None] | None = None) -> None:
-        self.path = path
+        self._locate = path if callable(path) else (lambda: path)
         self.start_frame = start_frame
         self._limit = limit_frames
         self._sha = expected_sha256
         self._ahead = ahead_frames
+        self._ready_frames = min(ready_frames, ahead_frames)
         self._chunks: deque[bytes] = deque()
         self._buffered = 0
         self._done = False
@@ -120,8 +128,8 @@ class PcmStream:
         self._produced = 0
         self._on_ready = on_ready  # called once: first audio ready, or failed
         self._cond = threading.Condition()
-        self._thread = threading.Thread(target=self._run, name=f"decode-{name or path.name[:12]}",
-                                        daemon=True)
+        label = name or (path.name[:12] if isinstance(path, Path) else "item")
+        self._thread = threading.Thread(target=self._run, name=f"decode-{label}", daemon=True)
         self._thread.start()
 
     # ----------------------------------------------------------------- consumer side
@@ -144,6 +152,18 @@ class PcmStream:
     def buffered_frames(self) -> int:
         with self._cond:
             return self._buffered
+
+    def ready(self) -> bool:
+        """Enough is buffered to start without starving on the next chunk, or decoding
+        ended (so starting will not stall)."""
+        with self._cond:
+            return self._buffered >= self._ready_frames or self._done
+
+    @property
+    def done(self) -> bool:
+        """Decoding ended (normally or not); decoded frames may still wait to be read."""
+        with self._cond:
+            return self._done
 
     @property
     def finished(self) -> bool:
@@ -171,12 +191,14 @@ class PcmStream:
     # ----------------------------------------------------------------- producer side
     def _run(self) -> None:
         error: str | None = None
+        path: Path | str = "?"
         try:
-            if not self.path.is_file():
+            path = self._locate()
+            if not path.is_file():
                 raise DecodeError("content not cached")
-            if self._sha is not None and sha256_of(self.path) != self._sha:
+            if self._sha is not None and sha256_of(path) != self._sha:
                 raise DecodeError("content sha256 mismatch (altered or truncated file)")
-            with self.path.open("rb") as f:
+            with path.open("rb") as f:
                 for chunk in decode_pcm(f, self.start_frame, self._limit):
                     if not self._push(chunk):
                         return
@@ -185,7 +207,7 @@ class PcmStream:
         except OSError as exc:
             error = f"cannot read content: {exc.strerror or exc}"
         except Exception as exc:  # an agent never crashes on input
-            log.exception("decoder failed on %s", self.path)
+            log.exception("decoder failed on %s", path)
             error = f"decoder failure: {type(exc).__name__}"
         finally:
             with self._cond:
@@ -209,5 +231,7 @@ class PcmStream:
             n = len(chunk) // FRAME_BYTES
             self._buffered += n
             self._produced += n
-        self._ready()  # the engine may be waiting to start this item: wake it
+            ready = self._buffered >= self._ready_frames
+        if ready:
+            self._ready()  # the engine may be waiting to start this item: wake it
         return True

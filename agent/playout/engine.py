@@ -43,14 +43,15 @@ from .config import EngineConfig, NowPlaying
 from .correction import plan_corrections, spread_corrections
 from .decoder import PcmStream
 from .dispatch import Dispatcher, EventCallback, PlayCallback
-from .pcm import NS_PER_FRAME, RATE, frames_in, gain, silence
+from .pcm import FRAME_BYTES, NS_PER_FRAME, RATE, frames_in, gain, silence
 from .proof import ProofOfPlay
 from .relay.base import AmplifierRelay, RelayError
 from .sinks.base import Sink, SinkError
 from .slots import EmergencyRequest, ScheduledSlot
-from .sources import BytesSource, ChainSource, Source, StreamSource
+from .sources import BytesSource, ChainSource, LaterSource, Source, StreamSource
 from .timing import PresentationLine
 from .tone import attention_tone
+from .warm import WarmStore
 
 log = logging.getLogger("loaxa.playout")
 
@@ -100,11 +101,15 @@ class PlayoutEngine:
         self._amp_on = False
         self._line = PresentationLine()
         self._tone = attention_tone()
+        self._warm = WarmStore(self._decoder, frames=self.config.warm_ms * RATE // 1000,
+                               capacity=self.config.warm_items)
+        self._kept_ready: frozenset[bytes] = frozenset()
         # engine-thread state
         self._pending: list[Entry] = []  # timeline entries and emergency repeats
         self._queued: list[Entry] = []  # restarts and queue_after, ready when air is free
         self._urgent: Entry | None = None  # an emergency to start now
         self._airing: Airing | None = None
+        self._later: list[LaterSource] = []  # decoders to start once this tick has written
         self._proof = ProofOfPlay(clock, sink, self._dispatch, boot=self.config.boot,
                                   timeout_ns=round(self.config.record_timeout_s * S))
         self._done: set[str] = set()  # slot ids finalised (never aired twice)
@@ -144,6 +149,11 @@ class PlayoutEngine:
         """Air an emergency now (pre-empting anything), repeating until ``stop_emergency``."""
         self._command("emergency", request)
 
+    def keep_ready(self, contents: Iterable[bytes]) -> None:
+        """Items an emergency may air (most important first): their first ``warm_ms``
+        is kept decoded in memory, so an emergency airing one is heard at once."""
+        self._command("warm", list(contents))
+
     def stop_emergency(self, emergency_id: str | None = None) -> None:
         """End the emergency (its airing stops at once) and its repeats."""
         self._command("stop_emergency", emergency_id)
@@ -176,6 +186,11 @@ class PlayoutEngine:
     def now_playing(self) -> NowPlaying | None:
         with self._state_lock:
             return self._now_playing
+
+    def kept_ready(self) -> frozenset[bytes]:
+        """The items whose start is decoded in memory now (``keep_ready``)."""
+        with self._state_lock:
+            return self._kept_ready
 
     @property
     def sink_ok(self) -> bool:
@@ -214,13 +229,21 @@ class PlayoutEngine:
         if not self._sink_ok:
             self._open_sink(now)
         try:
-            self._handle_commands(now, off)
             if self._sink_ok:
-                self._observe_sink()
+                self._observe_sink()  # first: a cut must know what the card already took
+            self._handle_commands(now, off)
+            self._warm.poll(now)
+            if self._warm.ready != self._kept_ready:
+                with self._state_lock:
+                    self._kept_ready = self._warm.ready
+            if self._sink_ok:
                 self._plan(now, off)
                 self._render(now, off)
         except SinkError as exc:
             self._sink_failed(now, str(exc))
+        for later in self._later:
+            later.open()
+        self._later.clear()
         self._proof.collect(now, off, self._sink_ok)
         self._drive_amp(now, off)
         self._publish(off)
@@ -278,6 +301,9 @@ class PlayoutEngine:
             elif kind == "emergency":
                 assert isinstance(arg, EmergencyRequest)
                 self._start_emergency(arg, now)
+            elif kind == "warm":
+                assert isinstance(arg, list)
+                self._warm.want(arg)
             elif kind == "stop_emergency":
                 assert arg is None or isinstance(arg, str)
                 self._end_emergency(arg, now)
@@ -288,7 +314,7 @@ class PlayoutEngine:
                     self._record_unaired(entry, PlayOutcome.PREEMPTED, "stopped by command")
                 self._queued.clear()
                 if self._airing is not None:
-                    self._cut(now, "stopped by command")
+                    self._cut(now, "stopped by command", self.config.ahead_ms)
                     self._end_airing(PlayOutcome.PARTIAL, "stopped by command", now)
 
     def _apply_timeline(self, slots: list[ScheduledSlot], done: set[str], now: int,
@@ -338,8 +364,13 @@ class PlayoutEngine:
         if not self.amp_on:
             self._set_amp(True)
         if self._sink_ok:
-            # queued silence or audio: the emergency goes next, not after it
-            self._cut(now, f"emergency {request.emergency_id}", urgent=True)
+            # Queued silence or audio: the emergency goes next, not after it. When its
+            # audio can be written at once (kept ready, amplifier on), only the bridge to
+            # that write stays queued; otherwise what it waits behind.
+            cfg = self.config
+            ready = self._startable(self._urgent, self._keep_until(now, cfg.cut_fill_ms))
+            self._cut(now, f"emergency {request.emergency_id}",
+                      cfg.cut_fill_ms if ready else cfg.wait_fill_ms)
 
     def _emergency_entry(self, request: EmergencyRequest, due_mono: int | None,
                          due_wall: int | None, *, open_source: bool) -> Entry:
@@ -372,7 +403,7 @@ class PlayoutEngine:
             self._record_unaired(self._urgent, PlayOutcome.PARTIAL, "emergency stopped")
             self._urgent = None
         if self._airing is not None and self._airing.entry.emergency is not None:
-            self._cut(now, "emergency stopped")
+            self._cut(now, "emergency stopped", self.config.ahead_ms)
             self._end_airing(PlayOutcome.PARTIAL, "emergency stopped", now)
 
     def _schedule_repeat(self, started_mono: int, off: int) -> None:
@@ -392,21 +423,36 @@ class PlayoutEngine:
         self._pending.append(entry)  # its decoder opens at pre-roll time like any slot
 
     # ------------------------------------------------------------------ planning
-    def _open_stream(self, content: bytes, start: int, limit: int | None,
-                     name: str) -> StreamSource:
-        return StreamSource(PcmStream(self._path(content), start_frame=start,
-                                      limit_frames=limit, expected_sha256=content,
-                                      name=name, on_ready=self._wake.set))
+    def _decoder(self, content: bytes, start: int, limit: int | None, name: str) -> PcmStream:
+        """A decoder thread for ``content``; it finds (and verifies) the file itself, so
+        the engine thread never touches the disk."""
+        return PcmStream(lambda: self._path(content), start_frame=start, limit_frames=limit,
+                         expected_sha256=content, name=name, on_ready=self._wake.set)
+
+    def _item_source(self, content: bytes, start: int, limit: int | None,
+                     name: str) -> Source:
+        """The item from sample ``start``; from memory first when its start is kept ready."""
+        prefix = self._warm.prefix(content) if start == 0 else None
+        if prefix is None:
+            return StreamSource(self._decoder(content, start, limit, name))
+        pcm = prefix.pcm if limit is None else prefix.pcm[:limit * FRAME_BYTES]
+        n = frames_in(pcm)
+        if prefix.whole or (limit is not None and n >= limit):
+            return BytesSource(pcm)
+        rest = LaterSource(lambda: StreamSource(
+            self._decoder(content, n, None if limit is None else limit - n, name)))
+        self._later.append(rest)
+        return ChainSource(BytesSource(pcm), rest)
 
     def _ensure_source(self, entry: Entry) -> Source:
         if entry.source is None:
             limit = None if entry.limit_frames is None else max(
                 entry.limit_frames - entry.start_sample, 0)
-            stream = self._open_stream(entry.content, entry.start_sample, limit, entry.key[:12])
+            item = self._item_source(entry.content, entry.start_sample, limit, entry.key[:12])
             if entry.emergency is not None and entry.emergency.attention_tone:
-                entry.source = ChainSource(BytesSource(self._tone), stream)
+                entry.source = ChainSource(BytesSource(self._tone), item)
             else:
-                entry.source = stream
+                entry.source = item
         return entry.source
 
     def _plan(self, now: int, off: int) -> None:
@@ -683,16 +729,15 @@ class PlayoutEngine:
         if accepted < frames_in(data):
             log.warning("sink accepted %d of %d frames", accepted, frames_in(data))
 
-    def _cut(self, now: int, cause: str, *, urgent: bool = False) -> None:
+    def _cut(self, now: int, cause: str, fill_ms: int) -> None:
         """Take back queued-but-unplayed frames so a stop or emergency is heard at once.
 
-        ``wait_fill_ms`` (``urgent``: an emergency waits behind it) or ``ahead_ms`` (a
-        stop) stays queued beyond what the card took: cutting to nothing would leave the
-        card only its own period to wait for the next write, an underrun under load."""
+        ``fill_ms`` stays queued beyond what the card took: cutting to nothing would
+        leave the card only its own period to wait for the next write, an underrun under
+        load (harmless before an emergency that writes at once, not before silence)."""
         w = self._sink.frames_written()
         p = self._line.predict(w)
-        keep_until = self._keep_until(now, self.config.wait_fill_ms if urgent
-                                      else self.config.ahead_ms)
+        keep_until = self._keep_until(now, fill_ms)
         excess = (1 << 30) if p is None else int((p - keep_until) / NS_PER_FRAME)
         if excess <= 0:
             return
@@ -816,7 +861,7 @@ class PlayoutEngine:
         now = self._clock.monotonic_ns()
         try:
             if self._airing is not None:
-                self._cut(now, "engine stopped")
+                self._cut(now, "engine stopped", self.config.ahead_ms)
                 self._end_airing(PlayOutcome.PARTIAL, "engine stopped", now)
             if self._urgent is not None:
                 self._queued.append(self._urgent)
@@ -843,6 +888,7 @@ class PlayoutEngine:
             self._proof.collect(self._clock.monotonic_ns(), self._offset(), self._sink_ok,
                                 force=True)
         finally:
+            self._warm.close()
             self._set_amp(False, force=True)
             with contextlib.suppress(SinkError):
                 self._sink.close()

@@ -1,9 +1,10 @@
 """What the engine is asked to air: plan slots with local facts, and emergencies.
 
-``ScheduledSlot`` wraps the wire ``PlanSlot`` with what the wire does not carry yet:
-whether village neighbours share the slot (so a late agent joins at the right offset
-instead of restarting out of step with them) and whether it was extrapolated from the
-standing routine past the plan's horizon (copied into the play record).
+``ScheduledSlot`` wraps the wire ``PlanSlot`` with local facts: whether village
+neighbours share the slot (``PlanSlot.village_peers``, so a late agent joins at the right
+offset instead of restarting out of step with them; 0 for an extrapolated slot, which no
+plan resolved) and whether it was extrapolated from the standing routine past the plan's
+horizon (copied into the play record).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from protocols.messages import PlanSlot
 @dataclass(frozen=True, slots=True)
 class ScheduledSlot:
     slot: PlanSlot
-    village_peers: int = 0  # other clusters in earshot airing the same slot (wire field TBD)
+    village_peers: int = 0  # other clusters of the village airing it (PlanSlot.village_peers)
     extrapolated: bool = False
 
     @property

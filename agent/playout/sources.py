@@ -6,12 +6,11 @@ yet" (the engine then plays silence and drift correction catches up once data co
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from .decoder import PcmStream
-from .pcm import FRAME_BYTES, RATE
-
-READY_FRAMES = RATE // 5
+from .pcm import FRAME_BYTES
 
 
 class Source(Protocol):
@@ -31,7 +30,7 @@ class Source(Protocol):
 
 
 class BytesSource:
-    """PCM already in memory (the attention tone)."""
+    """PCM already in memory (the attention tone, an item's pre-decoded start)."""
 
     def __init__(self, pcm: bytes) -> None:
         self._pcm = pcm
@@ -75,16 +74,49 @@ class StreamSource:
         return self.stream.error
 
     def ready(self) -> bool:
-        # A start on one 20 ms packet would starve on the next chunk (a gap, then a
-        # jump to catch up); 200 ms decodes in well under a millisecond.
-        return self.stream.buffered_frames() >= READY_FRAMES or self.stream.finished
+        return self.stream.ready()
 
     def close(self) -> None:
         self.stream.close()
 
 
+class LaterSource:
+    """A source its owner opens a moment later (``open``), empty until then: the rest of
+    an item whose start plays from memory, so that starting the decoder thread cannot
+    delay the first write."""
+
+    def __init__(self, factory: Callable[[], Source]) -> None:
+        self._factory = factory
+        self._source: Source | None = None
+        self._closed = False
+
+    def open(self) -> None:
+        if self._source is None and not self._closed:
+            self._source = self._factory()
+
+    def read(self, max_frames: int) -> bytes:
+        return b"" if self._source is None else self._source.read(max_frames)
+
+    @property
+    def finished(self) -> bool:
+        return self._closed or (self._source is not None and self._source.finished)
+
+    @property
+    def error(self) -> str | None:
+        return None if self._source is None else self._source.error
+
+    def ready(self) -> bool:
+        return self._source is not None and self._source.ready()
+
+    def close(self) -> None:
+        self._closed = True
+        if self._source is not None:
+            self._source.close()
+
+
 class ChainSource:
-    """Sources played back to back (attention tone, then the emergency item)."""
+    """Sources played back to back (attention tone, an item's pre-decoded start, then the
+    rest of the item)."""
 
     def __init__(self, *parts: Source) -> None:
         self._parts = list(parts)

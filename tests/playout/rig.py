@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +36,7 @@ class Rig:
     offset_ns: int = 0
     config: EngineConfig = TEST_CONFIG
     sink_class: type[ClockedFakeSink] = ClockedFakeSink
+    content_path: Callable[[bytes], Path] | None = None  # default: the hex digest in cache
     clock: Clock = field(init=False)
     sink: ClockedFakeSink = field(init=False)
     relay: FakeRelay = field(init=False)
@@ -48,8 +50,8 @@ class Rig:
         self.relay = FakeRelay(self.clock)
         self._cond = threading.Condition()
         self.engine = PlayoutEngine(self.clock, self.sink, self.relay, cache_dir=self.cache,
-                                    on_play=self._on_play, on_event=self._on_event,
-                                    config=self.config)
+                                    content_path=self.content_path, on_play=self._on_play,
+                                    on_event=self._on_event, config=self.config)
 
     def _on_play(self, play: Play) -> None:
         with self._cond:
