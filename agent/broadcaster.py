@@ -214,6 +214,11 @@ class Broadcaster:
         self.cache.set_needed(needed)
         if self.fetcher is not None:
             self.fetcher.want(needed)
+        # What an emergency may air, kept ready to be heard at once: the active one's
+        # item, then the pins (the commune's standard warnings).
+        ready = [self._emergency.content] if self._emergency and self._emergency.content \
+            else []
+        self.engine.keep_ready(ready + (list(self._plan.pins) if self._plan else []))
 
     def _content_path(self, sha: bytes) -> Path:
         found = self.cache.path(sha, verify=True)

@@ -436,9 +436,16 @@ class AgentService:
         if accepted.verdict is not DocumentVerdict.APPLY:
             return
         kind = accepted.kind
+        # An emergency is heard first and stored after: its durable writes (fsyncs, tens
+        # of ms on an SD card) must not delay it. Should the agent die in between, the
+        # mark is not committed, so the broker's retained copy is applied again.
+        urgent = kind is DocKind.EMERGENCY
+        if urgent:
+            self._apply_document(kind, accepted.document)
         self.state.save_document(kind.value, accepted.mark, encode(accepted.document))
         self.inbox.commit(accepted)
-        self._apply_document(kind, accepted.document)
+        if not urgent:
+            self._apply_document(kind, accepted.document)
         self.journal.event("doc-applied", f"{kind.value} {accepted.mark.epoch}."
                                           f"{accepted.mark.version}")
         self._telemetry_dirty = True
