@@ -214,11 +214,10 @@ class Broadcaster:
         self.cache.set_needed(needed)
         if self.fetcher is not None:
             self.fetcher.want(needed)
-        # What an emergency may air, kept ready to be heard at once: the active one's
-        # item, then the pins (the commune's standard warnings).
-        ready = [self._emergency.content] if self._emergency and self._emergency.content \
-            else []
-        self.engine.keep_ready(ready + (list(self._plan.pins) if self._plan else []))
+        # What an emergency may air, kept ready to be heard at once: the pins (the
+        # commune's standard warnings). Not an active emergency's own item: decoding it
+        # again would compete with its start, and its repeats are pre-rolled anyway.
+        self.engine.keep_ready(list(self._plan.pins) if self._plan else [])
 
     def _content_path(self, sha: bytes) -> Path:
         found = self.cache.path(sha, verify=True)

@@ -24,8 +24,8 @@ class EngineConfig:
     # imminent (emergency, stop, restart): what an emergency waits behind
     cut_fill_ms: int = 10  # ...and when an emergency's audio is ready at once: what
     # stays queued beyond the card's buffer to bridge to its first write
-    warm_ms: int = 500  # pre-decoded start of each item an emergency may air (pins, the
-    # active emergency's item), so its first write needs no decoding...
+    warm_ms: int = 500  # pre-decoded start of each item an emergency may air (the
+    # plan's pins), so its first write needs no decoding...
     warm_items: int = 8  # ...for at most this many items (8 x 500 ms = 384 kB)
     tick_ms: int = 20  # 2 chunks per tick: halves the per-tick overhead of 10 ms
     drift_correction: bool = True

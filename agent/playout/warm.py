@@ -3,9 +3,9 @@
 An emergency must be heard at once. A cold start waits for a decoder thread to find the
 item, hash it and decode its first 200 ms: a few ms on an idle PC, tens of ms on a Pi,
 far more when the CPU is busy. The commune's pinned items (the standard storm and flood
-warnings, ``Plan.pins``) and the active emergency's item are therefore decoded ahead, in
-a decoder's own thread: an emergency airing one of them writes its first samples from
-memory while the rest of the item is decoded from that offset on.
+warnings, ``Plan.pins``) are therefore decoded ahead, in a decoder's own thread: an
+emergency airing one of them writes its first samples from memory while the rest of the
+item is decoded from that offset on.
 
 Engine thread only (no locks): ``want`` and ``poll`` run there. Memory is bounded by
 ``capacity`` items of ``frames`` frames each (8 x 500 ms = 384 kB by default).

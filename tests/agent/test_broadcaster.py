@@ -169,7 +169,7 @@ def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
         time.sleep(0.02)
 
 
-def test_pins_and_the_active_emergency_are_kept_ready(tmp_path: Path) -> None:
+def test_the_pins_are_kept_ready_for_an_emergency(tmp_path: Path) -> None:
     storm, flood, fire = (noise_item(tmp_path, 1.0, seed=s) for s in (24, 25, 26))
     clock = SkewedClock()
     now = clock.wall_ns()
@@ -183,10 +183,10 @@ def test_pins_and_the_active_emergency_are_kept_ready(tmp_path: Path) -> None:
         start = Emergency(version=1, issued_ns=now, emergency_id="chay-rung", active=True,
                           content=fire.sha, villages=["thon-1"], started_ns=now,
                           attention_tone=False)
-        agent.broadcaster.apply_document("emergency", start)
-        wait_for(lambda: engine.kept_ready() == {storm.sha, flood.sha, fire.sha})
-        agent.wait_play(lambda p: p.content == fire.sha)  # and it aired
-        stop = Emergency(version=2, issued_ns=now, emergency_id="chay-rung", active=False,
-                         content=fire.sha, villages=["thon-1"], started_ns=now)
-        agent.broadcaster.apply_document("emergency", stop)
-        wait_for(lambda: engine.kept_ready() == {storm.sha, flood.sha})
+        agent.broadcaster.apply_document("emergency", start)  # an item not pinned...
+        agent.wait_play(lambda p: p.content == fire.sha)  # ...airs all the same, cold
+        assert engine.kept_ready() == {storm.sha, flood.sha}
+        agent.broadcaster.apply_document("plan", Plan(
+            version=6, issued_ns=now, agent_id="ag-1", tz=TZ, horizon_end_ns=now + 7 * DAY,
+            slots=[], pins=[fire.sha]))
+        wait_for(lambda: engine.kept_ready() == {fire.sha})  # the new plan's pins only
