@@ -49,8 +49,10 @@ class RunningBroker:
     def ca_pem(self) -> bytes:
         return self.layout.ca_cert.read_bytes()
 
-    def add(self, username: str, role: Role, commune: str) -> Credentials:
-        creds = Credentials(username, new_password(), role, commune)
+    def add(self, username: str, role: Role, commune: str, *,
+            password: str | None = None) -> Credentials:
+        """An account (with a new password unless one was granted elsewhere)."""
+        creds = Credentials(username, password or new_password(), role, commune)
         self.credentials[username] = creds
         self._apply()
         return creds

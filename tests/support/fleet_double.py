@@ -1,4 +1,8 @@
-"""A test-side stand-in for the controller's fleet link (replaced by the real ingest later).
+"""A test-side stand-in for the controller's fleet link, for tests that must see or steer
+the wire itself: every batch as it arrived, acks delayed or withheld, births, deaths and
+heartbeats with their arrival times. Whether records end up stored exactly once is
+tested against the real controller and database (``tests/agent/test_lossfree_e2e.py``,
+``tests/e2e/test_station_fleet.py``).
 
 It does what the contract asks of a controller and nothing more: subscribes to the
 commune's agent topics on the real broker (persistent session, QoS 1), decodes with
