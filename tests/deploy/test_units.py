@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,29 @@ def test_systemd_analyze_verify_is_clean(tmp_path: Path, name: str) -> None:
     result = verify(target)
     assert result.returncode == 0, result.stderr
     assert result.stderr.strip() == "", result.stderr
+
+
+@pytest.mark.parametrize("name", sorted(INSTANCES))
+def test_the_backoff_dropin_verifies_where_it_applies(tmp_path: Path, name: str) -> None:
+    """On systemd >= 254 every unit with the back-off drop-in verifies clean; on an older
+    one verify names exactly the keys it does not know, which is why install.sh and the
+    operations guide install the drop-in only from 254 on."""
+    target = tmp_path / INSTANCES[name]
+    target.write_text(render((UNITS / name).read_text()))
+    dropins = tmp_path / f"{INSTANCES[name]}.d"
+    dropins.mkdir()
+    shutil.copy(UNITS / "loaxa-restart-backoff.conf", dropins / "restart-backoff.conf")
+    result = verify(target)
+    assert result.returncode == 0, result.stderr
+    if systemd_version() >= 254:
+        assert result.stderr.strip() == "", result.stderr
+    else:
+        unknown = [line.split("Unknown key ")[1].split()[0] for line in
+                   result.stderr.strip().splitlines()]
+        assert unknown == ["'RestartSteps'", "'RestartMaxDelaySec'"], result.stderr
+    dropin = parse_unit((UNITS / "loaxa-restart-backoff.conf").read_text())
+    assert values(dropin, "Service", "RestartSteps") == ["5"]
+    assert values(dropin, "Service", "RestartMaxDelaySec") == ["2min"]
 
 
 def test_verify_would_catch_a_misspelt_key(tmp_path: Path) -> None:
