@@ -73,8 +73,10 @@ def test_summary_in_both_languages(demo: DemoRun) -> None:
 
 def test_fleet_and_outage(demo: DemoRun) -> None:
     summary = demo.summary
-    # ~35 s on an idle 2-core machine; the bound leaves room for a machine that is busy
-    assert demo.took < 120, f"the demo took {demo.took:.0f} s"
+    # "Well under a minute": 48 s on a 2-core machine at load 5 (42 s of story, then the
+    # shutdown), less when idle. The bound leaves a busy CI machine some room, and still
+    # fails a demo that has grown well past a minute.
+    assert demo.took < 75, f"the demo took {demo.took:.0f} s"
     assert len(summary["villages"]) >= 6
     assert sum(summary["clusters_by_kind"].values()) >= 10
     assert summary["clusters_by_kind"].get("wired", 0) + \
