@@ -2,7 +2,9 @@
 
 The speech runs through the horn chain (``horn``) with the gain pass one computed,
 between the chimes when they are on, into libopus: mono, 48 kHz, the configured
-bitrate. The same run measures the speech after the limiter (``asplit`` into
+bitrate as *constrained* VBR (libopus' unconstrained VBR overshoots speech from
+64 kbit/s up by more than half, so the setting would not say what is stored and sent to
+every agent). The same run measures the speech after the limiter (``asplit`` into
 ``loudnorm``), so the caller can see whether the limiter cost loudness and render again.
 
 The output is bit-exact for the same input and settings (no random Ogg serial number,
@@ -47,7 +49,8 @@ def render(accepted: AcceptedSource, span: tuple[int, int], gain_db: float,
         aired = ffmpeg.concat(intro, aired, outro, v=0, a=1)
     encoded = ffmpeg.output(aired, runner.input_url(out), acodec="libopus", ac=1,
                             ar=SAMPLE_RATE, f="ogg", map_metadata=-1,
-                            fflags="+bitexact", **{"b:a": f"{settings.bitrate_kbps}k",
+                            fflags="+bitexact", vbr="constrained",
+                            **{"b:a": f"{settings.bitrate_kbps}k",
                                                   "flags:a": "+bitexact"})
     meter = ffmpeg.output(metered.filter("loudnorm", I=settings.target_lufs,
                                          TP=settings.true_peak_dbtp, print_format="json"),
