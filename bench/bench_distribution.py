@@ -9,10 +9,16 @@ a userspace relay that counts the TCP payload both ways. 200 agent *processes* o
 cores would measure CPU contention, not loaxa.
 
 It then turns the measured bytes into bytes per agent per day for a typical commune
-day, against streaming every airing as 48 kbit/s MP3 (the usual practice).
+day, against streaming every airing as 48 kbit/s MP3 (the usual practice). The content's
+bytes per second of audio are measured by default (``--content measured``): a real
+10-minute Vietnamese bulletin spoken by espeak-ng goes through the real import pipeline
+(``controller.library.import_file``, default settings) and the stored Opus file's size is
+what a minute of content costs (about a minute of CPU, once per run); ``--content
+nominal`` takes 24 kbit/s plus Ogg pages, instantly.
 
     .venv/bin/python bench/bench_distribution.py                 # the full run (~25 min)
     .venv/bin/python bench/bench_distribution.py --agents 20     # a quick look
+    .venv/bin/python bench/bench_distribution.py --day-only 1.01606 1028  # the day model
 
 Prints figures; results are recorded in docs/benchmarks.md.
 """
@@ -25,7 +31,9 @@ import multiprocessing as mp
 import os
 import platform
 import resource
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +45,27 @@ from typing import Any
 OPUS_BYTES_PER_S = 24_000 / 8
 MP3_BYTES_PER_S = 48_000 / 8
 OGG_ALLOWANCE = 1.01  # Ogg page headers on top of the Opus bit rate
+NOMINAL_BYTES_PER_S = OPUS_BYTES_PER_S * OGG_ALLOWANCE
+BULLETIN_S = 600
+SENTENCES = (
+    "Kính thưa bà con nhân dân trong xã.",
+    "Theo tin từ Trung tâm Dự báo khí tượng thủy văn quốc gia, bão số ba đang di chuyển "
+    "theo hướng tây tây bắc, mỗi giờ đi được khoảng mười lăm ki lô mét.",
+    "Ủy ban nhân dân xã đề nghị các thôn, bản kiểm tra, chằng chống nhà cửa, chặt tỉa cây "
+    "xanh, không để tàu thuyền ra khơi.",
+    "Các hộ gia đình ở vùng trũng thấp chuẩn bị sẵn sàng sơ tán khi có lệnh.",
+    "Trạm y tế xã thông báo lịch tiêm chủng mở rộng cho trẻ em dưới năm tuổi vào sáng thứ "
+    "bảy tuần này.",
+    "Đề nghị bà con theo dõi thường xuyên các bản tin trên hệ thống loa truyền thanh.",
+)
+
+
+@dataclass(frozen=True)
+class Content:
+    """What a second of bulletin audio costs as stored (and sent) content."""
+
+    bytes_per_s: float
+    source: str  # how it was found, for the printout
 
 
 @dataclass(frozen=True)
@@ -47,6 +76,7 @@ class Args:
     cap_bps: float
     max_concurrent: int
     storm_minutes: float
+    content: str
     workdir: Path
 
 
@@ -263,35 +293,77 @@ def run(args: Args) -> None:
           f"agents reconnected {sum(r['reconnects'] for r in results)}"
           " times")
     print(f"effective throughput: {(down + up) / wall * 8 / 1e6:.3f} Mbit/s")
-    day(ratio, per_session, args.storm_minutes)
+    day(ratio, per_session, args.storm_minutes, content_rate(args.content, args.workdir))
 
 
-def day_bytes(ratio: float, per_session: int, storm_minutes: float) -> tuple[float, float]:
+def content_rate(kind: str, workdir: Path) -> Content:
+    if kind == "nominal":
+        return Content(NOMINAL_BYTES_PER_S, "nominal: Opus 24 kbit/s plus 1 % Ogg pages")
+    return measured_content(workdir)
+
+
+def measured_content(workdir: Path) -> Content:
+    """A real 10-minute espeak-ng bulletin through the real import pipeline."""
+    from controller.library import ContentStore, ProcessingSettings, import_file
+
+    espeak = shutil.which("espeak-ng")
+    if espeak is None:
+        sys.exit("--content measured needs espeak-ng (or pass --content nominal)")
+    folder = workdir / "measured"
+    folder.mkdir(parents=True, exist_ok=True)
+    text, n = [], 0
+    while sum(map(len, text)) < BULLETIN_S * 16:  # espeak-ng reads ~14 characters a second
+        text.append(SENTENCES[n % len(SENTENCES)])
+        n += 1
+    speech, bulletin = folder / "speech.wav", folder / "bulletin.wav"
+    subprocess.run([espeak, "-v", "vi", "-w", str(speech), " ".join(text)], check=True,
+                   capture_output=True, timeout=300)
+    # Exactly ten minutes (the speech looped if this espeak-ng reads faster).
+    subprocess.run(["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+                    "-stream_loop", "-1", "-i", str(speech), "-t", str(BULLETIN_S),
+                    str(bulletin)], check=True, capture_output=True, timeout=300)
+    settings = ProcessingSettings()
+    audio = import_file(bulletin, ContentStore(folder / "store"), settings).audio
+    rate = audio.size_bytes / (audio.duration_ms / 1000)
+    return Content(rate, f"measured: a {audio.duration_ms / 60000:.1f} min espeak-ng "
+                         f"bulletin imported at {settings.bitrate_kbps} kbit/s is "
+                         f"{audio.size_bytes:,} bytes ({rate * 8 / 1000:.1f} kbit/s, "
+                         f"speech at {audio.speech_lufs:.1f} LUFS)")
+
+
+def day_bytes(ratio: float, per_session: int, storm_minutes: float,
+              content_bytes_per_s: float = NOMINAL_BYTES_PER_S) -> tuple[float, float]:
     """Bytes per agent for one commune day: (loaxa, streaming MP3 at every airing).
 
     Two 15-minute bulletins aired twice each and a storm bulletin aired 8 times. loaxa
-    sends each item once as 24 kbit/s Opus (plus Ogg pages), times the measured wire
-    overhead, each in its own fetch session; streaming sends 48 kbit/s MP3 for every
-    minute on air (payload only: its TCP/HTTP overhead is not counted against it).
+    sends each item once (``content_bytes_per_s`` of stored Opus per second of audio),
+    times the measured wire overhead, each in its own fetch session; streaming sends
+    48 kbit/s MP3 for every minute on air (payload only: its TCP/HTTP overhead is not
+    counted against it).
     """
     items = [(15.0, 2), (15.0, 2), (storm_minutes, 8)]
-    content = sum(minutes * 60 * OPUS_BYTES_PER_S * OGG_ALLOWANCE for minutes, _ in items)
+    content = sum(minutes * 60 * content_bytes_per_s for minutes, _ in items)
     loaxa = content * ratio + per_session * len(items)
     mp3 = sum(minutes * 60 * airings for minutes, airings in items) * MP3_BYTES_PER_S
     return loaxa, mp3
 
 
-def day(ratio: float, per_session: int, storm_minutes: float) -> None:
+def day(ratio: float, per_session: int, storm_minutes: float, content: Content) -> None:
     """A typical commune day per agent: loaxa against streaming MP3 at every airing."""
-    loaxa, mp3 = day_bytes(ratio, per_session, storm_minutes)
+    rate = content.bytes_per_s
+    loaxa, mp3 = day_bytes(ratio, per_session, storm_minutes, rate)
     print(f"day (2 x 15 min bulletins aired twice, a {storm_minutes:g} min storm bulletin "
           f"aired 8 times; wire overhead x{ratio:.4f}, {per_session} bytes per session):")
-    print(f"  loaxa  (Opus 24 kbit/s, sent once, cached): {loaxa / 1e6:6.2f} MB/agent/day")
-    print(f"  stream (MP3 48 kbit/s at every airing):     {mp3 / 1e6:6.2f} MB/agent/day")
+    print(f"  content: {content.source}")
+    print(f"  loaxa  (each item sent once, cached):   {loaxa / 1e6:6.2f} MB/agent/day")
+    print(f"  stream (MP3 48 kbit/s at every airing): {mp3 / 1e6:6.2f} MB/agent/day")
     print(f"  ratio: {loaxa / mp3:.3f} (1/{mp3 / loaxa:.1f}); target <= 0.2")
+    print("  (loaxa's bytes on the wire: the content once, times the wire overhead, plus a "
+          "fetch session per item; against the streamed content alone: MP3 payload bytes "
+          "at every airing, without their TCP/HTTP overhead)")
     print("  by storm bulletin length: " + ", ".join(
         f"{m:g} min {a / b:.3f}" for m in (3, 4, 5, 10, 15)
-        for a, b in [day_bytes(ratio, per_session, m)]))
+        for a, b in [day_bytes(ratio, per_session, m, rate)]))
 
 
 def _cpu_model() -> str:
@@ -312,16 +384,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cap-mbps", type=float, default=2.0, help="egress cap, Mbit/s")
     parser.add_argument("--max-concurrent", type=int, default=16)
     parser.add_argument("--storm-minutes", type=float, default=5.0)
+    parser.add_argument("--content", choices=("measured", "nominal"), default="measured",
+                        help="bytes per second of content for the day model: a real "
+                             "imported espeak-ng bulletin, or 24 kbit/s nominal")
     parser.add_argument("--day-only", nargs=2, type=float, metavar=("RATIO", "SESSION_BYTES"),
                         help="only the day model, from recorded figures (no transfer)")
     options = parser.parse_args(argv)
-    if options.day_only:
-        day(options.day_only[0], int(options.day_only[1]), options.storm_minutes)
-        return
     with tempfile.TemporaryDirectory(prefix="loaxa-bench-") as workdir:
+        if options.day_only:
+            day(options.day_only[0], int(options.day_only[1]), options.storm_minutes,
+                content_rate(options.content, Path(workdir)))
+            return
         run(Args(agents=options.agents, procs=options.procs, size=options.size,
                  cap_bps=options.cap_mbps * 1e6, max_concurrent=options.max_concurrent,
-                 storm_minutes=options.storm_minutes, workdir=Path(workdir)))
+                 storm_minutes=options.storm_minutes, content=options.content,
+                 workdir=Path(workdir)))
 
 
 if __name__ == "__main__":
