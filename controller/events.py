@@ -242,6 +242,21 @@ class ContentCorrupt(ContentAlert):
     kind: ClassVar[str] = "content_corrupt"
 
 
+@dataclass(frozen=True, kw_only=True)
+class ContentTransfer(Event):
+    """An item on its way to an agent moved on: every change of state, and progress at
+    most about once a second per agent and item (``controller.library.distribution``)."""
+
+    kind: ClassVar[str] = "content_transfer"
+    agent_id: str
+    sha256: str
+    state: str  # queued | sending | late | cached | failed
+    percent: int
+    sent_bytes: int  # acknowledged by the agent (written to its cache)
+    size_bytes: int
+    reason: str | None = None  # why it failed: not_found, corrupt, stalled, denied, ...
+
+
 # --------------------------------------------------------------------------- scheduling
 
 

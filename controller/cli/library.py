@@ -30,7 +30,8 @@ from .client import ApiClient
 from .common import confirm, seg
 from .context import api, context
 from .errors import EXIT_ERROR, EXIT_REFUSED, EXIT_UNAVAILABLE, CliError
-from .output import STATE, emit, json_option, pad, say, width
+from .library_watch import state_text, watch
+from .output import STATE, emit, json_option, pad, say, stdout_is_tty, width
 
 POLL_S = 0.25
 BAR_WIDTH = 24
@@ -40,7 +41,7 @@ STAGES = {"uploading": N_("uploading the file"), "queued": N_("waiting for its t
           "measuring": N_("measuring loudness"), "storing": N_("storing in the library")}
 STATES = {"queued": N_("waiting to be processed"), "processing": N_("being processed"),
           "done": N_("imported"), "refused": N_("refused by the library"),
-          "failed": N_("import failed"), "sending": N_("being sent")}
+          "failed": N_("import failed")}
 
 
 @contextlib.contextmanager
@@ -346,31 +347,69 @@ def imports(commune: str | None) -> None:
     emit(api().call("GET", library_path(commune_or_default(commune), "imports")), human)
 
 
-@library.command("transfers", help=_("Bulletins being sent to the agents."))
+@library.command("transfers", help=_(
+    "Bulletins on their way to the agents: what is being sent, or where the given "
+    "bulletins stand on every agent that needs them."))
+@click.argument("items", nargs=-1)
+@click.option("--watch", "follow_up", is_flag=True,
+              help=_("Follow until every agent that needs the bulletins has them (a "
+                     "progress bar per agent on a terminal, a line per change otherwise)."))
+@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0), default=600.0,
+              show_default=True, help=_("With --watch: give up after this many seconds."))
 @commune_option
 @json_option
-def transfers(commune: str | None) -> None:
-    def human(data: dict[str, Any]) -> None:
-        if not data["running"]:
-            click.echo(_("The content service is not running in this controller."))
+def transfers(items: tuple[str, ...], follow_up: bool, timeout_s: float,
+              commune: str | None) -> None:
+    where = commune_or_default(commune)
+    client = api()
+    if not items and not follow_up:
+        emit(client.call("GET", f"/communes/{seg(where)}/content/transfers"), show_transfers)
+        return
+    if not items:  # what is on its way now
+        sending = client.call("GET", f"/communes/{seg(where)}/content/transfers")
+        items = tuple(dict.fromkeys(t["sha256"] for t in sending["transfers"]))
+        if not items:
+            emit([], lambda _reports: click.echo(_("Nothing is being sent.")))
             return
-        table([_("Agent"), _("Bulletin title"), _("Content code"), _("Sent so far"),
-               _("Transfer state"), _("First airing")],
-              [[t["agent_id"], t["title"] or "-", t["sha256"][:12],
-                f"{t['percent']}% ({size_text(t['sent_bytes'])}/{size_text(t['size_bytes'])})",
-                _(STATES.get(t["state"], t["state"])),
-                local_time(t["need_by"])]
-               for t in data["transfers"]], _("Nothing is being sent."))
-        stats = data.get("stats") or {}
-        if stats:
-            click.echo(_("Completed: {completed}; sent: {sent}; refused as unknown: "
-                         "{unauthorised}.").format(completed=stats.get("completed", 0),
-                                                    sent=size_text(stats.get("bytes", 0)),
-                                                    unauthorised=stats.get("unauthorised",
-                                                                           0)))
 
-    path = f"/communes/{seg(commune_or_default(commune))}/content/transfers"
-    emit(api().call("GET", path), human)
+    def fetch() -> list[dict[str, Any]]:
+        return [client.call("GET", library_path(where, item, "distribution"))
+                for item in items]
+
+    if not follow_up:
+        emit(fetch(), show_distribution)
+        return
+    mode = "json" if STATE.json else ("tty" if stdout_is_tty() else "lines")
+    if not watch(fetch, mode, timeout_s):
+        raise click.exceptions.Exit(EXIT_ERROR)
+
+
+def show_transfers(data: dict[str, Any]) -> None:
+    if not data["running"]:
+        click.echo(_("The content service is not running in this controller."))
+        return
+    table([_("Agent"), _("Bulletin title"), _("Content code"), _("Sent so far"),
+           _("Transfer state"), _("First airing")],
+          [[t["agent_id"], t["title"] or "-", t["sha256"][:12],
+            f"{t['percent']}% ({size_text(t['sent_bytes'])}/{size_text(t['size_bytes'])})",
+            state_text(t), local_time(t["need_by"])]
+           for t in data["transfers"]], _("Nothing is being sent."))
+    stats = data.get("stats") or {}
+    if stats:
+        click.echo(_("Completed: {completed}; sent: {sent}; refused as unknown: "
+                     "{unauthorised}.").format(completed=stats.get("completed", 0),
+                                                sent=size_text(stats.get("bytes", 0)),
+                                                unauthorised=stats.get("unauthorised", 0)))
+
+
+def show_distribution(reports: list[dict[str, Any]]) -> None:
+    for report in reports:
+        click.echo(f"«{report['title']}» ({report['sha256'][:12]}, "
+                   f"{size_text(report['size_bytes'])})")
+        table([_("Agent"), _("Sent so far"), _("Transfer state")],
+              [[a["agent_id"], f"{a['percent']}% ({size_text(a['sent_bytes'])})",
+                state_text(a)] for a in report["agents"]],
+              _("No agent needs it yet."))
 
 
 COMMANDS = [library]

@@ -11,12 +11,15 @@
 * items are located in the library's content store (``<data_dir>/content``);
 * the egress cap and the number of concurrent transfers come from ``[dataplane]``;
 * alerts (late, not found, corrupt) become typed events on the bus, naming the agent;
+* transfers' progress goes to the library's distribution board, which decides what
+  becomes a ``content_transfer`` event (every state change, progress about once a second);
 * the running service is plugged into the library (``ContentSlot``), for the API's
   transfers view.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
@@ -25,12 +28,19 @@ from typing import TYPE_CHECKING
 import zmq
 from sqlmodel import select
 
-from controller.events import ContentAlert, ContentCorrupt, ContentLate, ContentMissing
+from controller.events import (
+    ContentAlert,
+    ContentCorrupt,
+    ContentLate,
+    ContentMissing,
+    ContentTransfer,
+)
+from controller.library.distribution import Standing
 from controller.library.store import ContentStore
 from controller.storage.database import Database
 from controller.storage.tables.registry import AdminUnit
 
-from .content_service import AlertKind, ContentService, Locator, ServiceLimits
+from .content_service import AlertKind, ContentService, Locator, ServiceLimits, TransferNote
 from .zap import AGENT_DOMAIN, RegistryKeys
 
 if TYPE_CHECKING:
@@ -99,6 +109,8 @@ class ContentComponent:
         self.commune_id = _commune_id(station.db, self.commune)
         self.endpoint = f"tcp://{plane.bind_host}:{plane.content_port}"
         self._agents = RegistryKeys(station.db)
+        self._names: dict[bytes, str] = {}  # agent key -> id, for progress (ids never change)
+        self.board = station.services.library.content.board
         self.service = ContentService(
             station.curve.secret_key, RegistryKeys(station.db, ttl_s=1).is_allowed,
             store_locator(ContentStore(settings.content_dir)), endpoint=self.endpoint,
@@ -106,7 +118,7 @@ class ContentComponent:
                                  max_concurrent=plane.max_transfers),
             on_alert=self._alert, clock=station.time.clock, context=station.zmq_context,
             zap_domain=AGENT_DOMAIN, external_zap=True,
-            peer_key=CachedKeyOf(self._agents))
+            peer_key=CachedKeyOf(self._agents), on_transfer=self._progress)
         station.extras["content"] = self
 
     def start(self) -> None:
@@ -136,6 +148,36 @@ class ContentComponent:
         self.station.bus.publish(event_type(commune_id=self.commune_id, commune=self.commune,
                                             agent_id=agent_id, sha256=content.hex(),
                                             detail=detail))
+
+    def _progress(self, notes: list[TransferNote]) -> None:
+        """From the service thread: record each note, publish what the board says is due."""
+        clock = self.station.time.clock
+        at = dt.datetime.fromtimestamp(clock.wall_ns() / 1e9, dt.UTC)
+        for note in notes:
+            agent_id = self._name(note.agent)
+            if agent_id is not None:
+                self.board.record(Standing(agent_id, note.content.hex(), note.state.value,
+                                           note.size, note.acknowledged, note.reason, at))
+        for standing in self.board.due(clock.monotonic_ns()):
+            self.station.bus.publish(ContentTransfer(
+                commune_id=self.commune_id, commune=self.commune, agent_id=standing.agent_id,
+                sha256=standing.sha256, state=standing.state, percent=standing.percent,
+                sent_bytes=standing.sent_bytes, size_bytes=standing.size_bytes,
+                reason=standing.reason))
+
+    def _name(self, key: bytes) -> str | None:
+        name = self._names.get(key)
+        if name is None:
+            try:
+                name = self._agents.agent_for(key)
+            except Exception:  # the database: this note goes unnamed (the next one retries)
+                log.exception("could not name the agent of a content transfer")
+                return None
+            if name is not None:
+                if len(self._names) > 100_000:
+                    self._names.clear()
+                self._names[key] = name
+        return name
 
 
 def _commune_id(db: Database, commune: str) -> int | None:

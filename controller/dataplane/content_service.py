@@ -18,7 +18,10 @@ its own thread. Two parts:
 * **alerts** — under earliest-deadline-first a transfer finishes once every byte of the
   transfers ahead of it and its own remaining bytes have gone out at the cap, so when
   ``now + bytes ahead / cap`` (or, for the transfer at the head, its own observed rate)
-  passes its air time, ``on_alert("late", ...)`` fires, once per transfer.
+  passes its air time, ``on_alert("late", ...)`` fires, once per transfer;
+* **progress** — each state change (queued, sending, late, cached, failed) and each
+  acknowledged step is noted (``TransferNote``); the service hands the notes to
+  ``on_transfer``, which turns them into the operator's progress events.
 
 Deadlines come from the agents: a ``Fetch`` carries the earliest air time in the agent's
 own documents (plan slots, emergency, pins). The agent is the one that holds exactly the
@@ -38,6 +41,7 @@ heartbeats keep carrier-NAT mappings alive; malformed frames are counted and ign
 from __future__ import annotations
 
 import bisect
+import collections
 import contextlib
 import errno
 import hashlib
@@ -94,6 +98,14 @@ AlertHook = Callable[[str, bytes, bytes, str], None]
 PeerKey = Callable[[str], bytes | None]
 """``peer_key(user_id)``: the raw CURVE key of the agent a ZAP ``User-Id`` names."""
 
+TransferHook = Callable[[list["TransferNote"]], None]
+"""``on_transfer(notes)``: what happened to transfers since the last call, oldest first.
+
+Called from the service thread, outside its lock, whenever there are notes and at every
+housekeeping round (about twice a second) with none, so a listener that rate-limits can
+flush what it held back. It must be quick (no network, a short database read at most).
+"""
+
 
 def z85_user_key(user_id: str) -> bytes | None:
     """The default ``peer_key``: pyzmq's authenticator attaches the key itself, in Z85."""
@@ -109,6 +121,16 @@ _POLL_MAX_MS = 100
 _HOUSEKEEPING_NS = 500_000_000
 _BLOCKED_NS = 50_000_000  # a peer whose queue is full is skipped this long
 _U32_MAX = 2**32 - 1
+
+
+class TransferState(StrEnum):
+    """Where one agent's transfer of one item stands (issue 5 item 6)."""
+
+    QUEUED = "queued"  # waiting for a slot, or pre-empted by a sooner item
+    SENDING = "sending"
+    LATE = "late"  # queued or sending, but expected to finish after its air time
+    CACHED = "cached"  # every byte written to the agent's cache (it verifies the sha256)
+    FAILED = "failed"  # ended without the item; ``reason`` says why (the agent may retry)
 
 
 class AlertKind(StrEnum):
@@ -147,6 +169,19 @@ class TransferProgress:
     active: bool
     position: int  # 0 for active transfers; transfers ahead of it when queued
     need_by_ns: int
+
+
+@dataclass(frozen=True)
+class TransferNote:
+    """A transfer changed state, or its agent acknowledged more bytes."""
+
+    agent: bytes
+    content: bytes
+    size: int
+    acknowledged: int
+    state: TransferState
+    reason: str | None = None  # for FAILED: not_found, corrupt, bad_range, cancelled,
+    # disconnected, denied, stalled, unreadable
 
 
 @dataclass(frozen=True)
@@ -263,6 +298,8 @@ class TransferScheduler:
         self._verified: dict[bytes, tuple[int, int, int]] = {}  # sha -> (ino, size, mtime)
         self._alerted_late: set[tuple[bytes, bytes, int]] = set()
         self._alerted_missing: set[tuple[bytes, bytes]] = set()
+        # Drained by the service every round; bounded for a scheduler nobody drains.
+        self._notes: collections.deque[TransferNote] = collections.deque(maxlen=65_536)
         self.stats: dict[str, int] = {
             "requests": 0, "chunks": 0, "bytes": 0, "completed": 0, "queued_replies": 0,
             "busy": 0, "not_found": 0, "bad_range": 0, "preempted": 0, "stalled": 0,
@@ -287,6 +324,8 @@ class TransferScheduler:
         found = self._find(agent, sha)
         if isinstance(found, Alert):
             self.stats["not_found"] += 1
+            self._notes.append(TransferNote(agent, sha, 0, 0, TransferState.FAILED,
+                                            found.kind.value))
             alerts = [] if (agent, sha) in self._alerted_missing else [found]
             self._alerted_missing.add((agent, sha))
             return [self.status_reply(peer, sha, StatusCode.NOT_FOUND)], alerts
@@ -294,6 +333,8 @@ class TransferScheduler:
         path, size = found
         if request.offset > size:
             self.stats["bad_range"] += 1
+            self._notes.append(TransferNote(agent, sha, size, 0, TransferState.FAILED,
+                                            "bad_range"))
             return [self.status_reply(peer, sha, StatusCode.BAD_RANGE)], []
         need_by = request.need_by_ns
         if self._deadline is not None:
@@ -315,6 +356,7 @@ class TransferScheduler:
         self._enqueue(transfer)
         out = self._admit()
         if not transfer.active and (peer, sha) in self._transfers:
+            self._note(transfer)
             out.append(self._queued_status(transfer))
         return out, []
 
@@ -323,15 +365,18 @@ class TransferScheduler:
         if transfer is None:
             return []  # for a transfer that was replaced, cancelled or dropped
         written = min(request.written, transfer.size)
-        if written > transfer.written:
+        advanced = written > transfer.written
+        if advanced:
             transfer.written = written
             transfer.progress_ns = transfer.inflight_since_ns = self._clock.monotonic_ns()
         transfer.next_offset = max(transfer.next_offset, transfer.written)  # skip resent bytes
         if transfer.written >= transfer.size and (transfer.sent_any or transfer.size == 0):
             self.stats["completed"] += 1
             self._alerted_late.discard((transfer.agent, transfer.content, transfer.need_by_ns))
-            self._remove(transfer)
+            self._remove(transfer, TransferState.CACHED)
             return self._admit()
+        if advanced:
+            self._note(transfer)
         return []
 
     def cancel(self, peer: bytes, request: Cancel) -> list[Outgoing]:
@@ -339,14 +384,14 @@ class TransferScheduler:
         if transfer is None:
             return []
         self.stats["cancelled"] += 1
-        self._remove(transfer)
+        self._remove(transfer, TransferState.FAILED, "cancelled")
         return self._admit()
 
     def drop_peer(self, peer: bytes) -> list[Outgoing]:
         """The connection is gone (``EHOSTUNREACH``): forget its transfers."""
         gone = [t for t in self._transfers.values() if t.peer == peer]
         for transfer in gone:
-            self._remove(transfer)
+            self._remove(transfer, TransferState.FAILED, "disconnected")
         if gone:
             self.stats["peers_gone"] += 1
         return self._admit() if gone else []
@@ -355,7 +400,7 @@ class TransferScheduler:
         """The agent's key was revoked: forget every transfer it has."""
         gone = [t for t in self._transfers.values() if t.agent == agent]
         for transfer in gone:
-            self._remove(transfer)
+            self._remove(transfer, TransferState.FAILED, "denied")
         return self._admit() if gone else []
 
     # ------------------------------------------------------------------ sending
@@ -408,7 +453,7 @@ class TransferScheduler:
                          and now - t.inflight_since_ns > stall_ns]:
             log.info("dropping a stalled transfer of %s", transfer.content.hex()[:12])
             self.stats["stalled"] += 1
-            self._remove(transfer)
+            self._remove(transfer, TransferState.FAILED, "stalled")
         out.extend(self._admit())
         for transfer in self._queue:
             if now >= transfer.notice_due_ns:
@@ -446,6 +491,7 @@ class TransferScheduler:
             if eta is None or eta <= transfer.need_by_ns or token in self._alerted_late:
                 continue
             self._alerted_late.add(token)
+            self._note(transfer)
             self.stats["alerts"] += 1
             late_s = (eta - transfer.need_by_ns) / 1e9
             alerts.append(Alert(AlertKind.LATE, transfer.agent, transfer.content,
@@ -454,6 +500,12 @@ class TransferScheduler:
         return alerts
 
     # ------------------------------------------------------------------ views
+    def take_notes(self) -> list[TransferNote]:
+        """What happened since the last call, oldest first."""
+        notes = list(self._notes)
+        self._notes.clear()
+        return notes
+
     def transfers(self) -> list[TransferProgress]:
         queued = {id(t): i for i, t in enumerate(self._queue)}
         return [TransferProgress(agent=t.agent, content=t.content, size=t.size,
@@ -489,6 +541,7 @@ class TransferScheduler:
             if self._activate(candidate):
                 continue
             self._transfers.pop((candidate.peer, candidate.content), None)
+            self._note(candidate, TransferState.FAILED, "unreadable")
             self.stats["not_found"] += 1
             out.append(self.status_reply(candidate.peer, candidate.content,
                                          StatusCode.NOT_FOUND))
@@ -508,6 +561,7 @@ class TransferScheduler:
         transfer.admitted_ns = transfer.progress_ns = now
         transfer.written_at_admission = transfer.written
         self._active.append(transfer)
+        self._note(transfer)
         return True
 
     def _deactivate(self, transfer: Transfer) -> None:
@@ -515,12 +569,27 @@ class TransferScheduler:
         transfer.active = False
         self._active.remove(transfer)
         self._enqueue(transfer)
+        self._note(transfer)
+
+    def _note(self, transfer: Transfer, state: TransferState | None = None,
+              reason: str | None = None) -> None:
+        """Record where ``transfer`` stands (by default: late, sending or queued)."""
+        if state is None:
+            late = (transfer.agent, transfer.content, transfer.need_by_ns) in self._alerted_late
+            state = TransferState.LATE if late else (
+                TransferState.SENDING if transfer.active else TransferState.QUEUED)
+        self._notes.append(TransferNote(transfer.agent, transfer.content, transfer.size,
+                                        transfer.written, state, reason))
 
     def _enqueue(self, transfer: Transfer) -> None:
         index = bisect.bisect_right(self._queue, transfer.key, key=lambda t: t.key)
         self._queue.insert(index, transfer)
 
-    def _remove(self, transfer: Transfer) -> None:
+    def _remove(self, transfer: Transfer, ended: TransferState | None = None,
+                reason: str | None = None) -> None:
+        """Forget ``transfer``; ``ended`` says how it ended (None: replaced, or stopping)."""
+        if ended is not None:
+            self._note(transfer, ended, reason)
         self._transfers.pop((transfer.peer, transfer.content), None)
         if transfer.active:
             self._active.remove(transfer)
@@ -546,7 +615,7 @@ class TransferScheduler:
         if len(data) == length:
             return data
         log.error("library file %s is shorter than it was", transfer.path)
-        self._remove(transfer)
+        self._remove(transfer, TransferState.FAILED, "unreadable")
         self._verified.pop(transfer.content, None)
         return None
 
@@ -656,7 +725,8 @@ class ContentService:
                  recheck_s: float = 1.0, context: zmq.Context[Any] | None = None,
                  authenticator: ThreadAuthenticator | None = None,
                  zap_domain: str = ZAP_DOMAIN, external_zap: bool = False,
-                 peer_key: PeerKey = z85_user_key) -> None:
+                 peer_key: PeerKey = z85_user_key,
+                 on_transfer: TransferHook | None = None) -> None:
         if external_zap and (context is None or authenticator is not None):
             raise ValueError("external_zap needs the context whose ZAP handler answers, "
                              "and no authenticator")
@@ -664,6 +734,7 @@ class ContentService:
         self._is_allowed = is_allowed
         self._bind = endpoint
         self._on_alert = on_alert
+        self._on_transfer = on_transfer
         self._clock = clock if clock is not None else SystemClock(trust="always")
         self._heartbeats = heartbeats or Heartbeats()
         self._own_context = context is None
@@ -781,10 +852,12 @@ class ContentService:
                     self._receive(sock)
                 wait_ns = self._pump(sock)
                 now = self._clock.monotonic_ns()
-                if now >= next_housekeeping:
+                housekeeping = now >= next_housekeeping
+                if housekeeping:
                     self._housekeeping(sock)
                     next_housekeeping = now + _HOUSEKEEPING_NS
                     wait_ns = 0 if wait_ns is None else wait_ns
+                self._report(housekeeping)
                 until_housekeeping = next_housekeeping - now
                 if wait_ns is None:
                     wait_ns = until_housekeeping
@@ -899,6 +972,19 @@ class ContentService:
                 continue
             with self._lock:
                 self._scheduler.charge(frame)
+
+    def _report(self, always: bool) -> None:
+        """Hand the transfers' notes to ``on_transfer`` (outside the lock)."""
+        if self._on_transfer is None:
+            return
+        with self._lock:
+            notes = self._scheduler.take_notes()
+        if not notes and not always:
+            return
+        try:
+            self._on_transfer(notes)
+        except Exception:  # the integrator's code must not stop the service
+            log.exception("the content transfer hook failed")
 
     def _raise(self, alerts: list[Alert]) -> None:
         for alert in alerts:

@@ -47,7 +47,13 @@ from .problems import ImportsBusy, ItemInUse
 from .retention import FileKeeper
 from .settings import ProcessingSettings
 from .store import ContentStore
-from .transfers import ContentSlot, TransfersReport, transfer_report
+from .transfers import (
+    ContentSlot,
+    DistributionReport,
+    TransfersReport,
+    distribution_report,
+    transfer_report,
+)
 from .uploads import NAME_LIMIT, Upload, UploadSpool
 from .usage import ContentUsage, UsageChain
 from .workers import ImportWorkers
@@ -294,6 +300,13 @@ class LibraryService:
         with reading(self.db, self.time) as work:
             unit = self._readable(work.session, who, commune)
             return transfer_report(work.session, self.content, unit.id, unit.key)
+
+    def distribution(self, who: Principal, commune: str, ref: str) -> DistributionReport:
+        """One item's way to every agent that needs it (or that the service sent it to)."""
+        with reading(self.db, self.time) as work:
+            unit = self._readable(work.session, who, commune)
+            row = find_item(work.session, unit.id, ref)
+            return distribution_report(work.session, self.content, unit.id, unit.key, row)
 
     # ------------------------------------------------------------------ helpers
     def _readable(self, session: Session, who: Principal, commune: str) -> Commune:

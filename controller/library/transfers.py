@@ -5,6 +5,11 @@ component and knows transfers by CURVE key and raw sha256; operators know agents
 and items by title. The component plugs the running service into a ``ContentSlot`` (an
 API built without a daemon, as in tests, simply reports it as not running), and
 ``transfer_report`` translates its view for one commune.
+
+``distribution_report`` is one item's way to every agent that needs it: the agents whose
+last published plan names it (a slot, the routine, or the commune's pins), each with the
+latest standing the service noted (``controller.library.distribution``), ``waiting`` when
+it has noted nothing since the controller started.
 """
 
 from __future__ import annotations
@@ -14,12 +19,17 @@ import threading
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import msgspec
 from sqlmodel import Session, col, select
 
 from controller.dataplane.content_service import TransferProgress
 from controller.storage.tables.library import LibraryItem
-from controller.storage.tables.registry import Agent
+from controller.storage.tables.registry import Agent, AgentStatus
+from controller.storage.tables.schedule import PublishedPlan
 from protocols.content import NO_DEADLINE_NS
+from protocols.messages import Plan
+
+from .distribution import FINISHED, DistributionBoard, Standing
 
 
 class TransferSource(Protocol):
@@ -37,6 +47,7 @@ class ContentSlot:
         self._lock = threading.Lock()
         self._source: TransferSource | None = None
         self._commune: str | None = None
+        self.board = DistributionBoard()  # what the running service noted, per agent
 
     def plug(self, source: TransferSource, commune: str) -> None:
         with self._lock:
@@ -109,3 +120,66 @@ def _instant(ns: int) -> dt.datetime | None:
         return dt.datetime.fromtimestamp(ns / 1e9, dt.UTC)
     except (OverflowError, OSError, ValueError):
         return None
+
+
+@dataclass(frozen=True)
+class AgentDistribution:
+    agent_id: str
+    targeted: bool  # its last published plan names the item
+    state: str  # waiting | queued | sending | late | cached | failed
+    percent: int
+    sent_bytes: int
+    size_bytes: int
+    reason: str | None
+    updated_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class DistributionReport:
+    commune: str
+    sha256: str
+    title: str
+    size_bytes: int
+    running: bool
+    agents: list[AgentDistribution]
+
+    @property
+    def pending(self) -> int:
+        """Targeted agents whose transfer has not ended (waiting, queued, sending, late)."""
+        return sum(1 for a in self.agents if a.targeted and a.state not in FINISHED)
+
+
+def distribution_report(session: Session, slot: ContentSlot, commune_id: int, commune: str,
+                        item: LibraryItem) -> DistributionReport:
+    agents = dict(session.exec(select(Agent.id, Agent.status).where(
+        Agent.commune_id == commune_id)).all())
+    content = bytes.fromhex(item.sha256)
+    targeted = {row.agent_id for row in session.exec(select(PublishedPlan).where(
+        PublishedPlan.commune_id == commune_id))
+        if agents.get(row.agent_id) == AgentStatus.ACTIVE and _names(row.document, content)}
+    seen = {s.agent_id: s for s in slot.board.of_item(item.sha256) if s.agent_id in agents}
+    rows = [_row(agent_id, agent_id in targeted, seen.get(agent_id), item.size_bytes)
+            for agent_id in sorted(targeted | set(seen))]
+    source, _commune = slot.get()
+    return DistributionReport(commune=commune, sha256=item.sha256, title=item.title,
+                              size_bytes=item.size_bytes, running=source is not None,
+                              agents=rows)
+
+
+def _names(document: bytes, content: bytes) -> bool:
+    """Does this published plan need ``content`` (a slot, the routine or a pin)?"""
+    try:
+        plan = msgspec.msgpack.decode(document, type=Plan)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return False
+    return content in plan.pins or any(s.content == content for s in plan.slots) or \
+        any(r.content == content for r in plan.routine)
+
+
+def _row(agent_id: str, targeted: bool, standing: Standing | None,
+         size: int) -> AgentDistribution:
+    if standing is None:
+        return AgentDistribution(agent_id, targeted, "waiting", 0, 0, size, None, None)
+    return AgentDistribution(agent_id, targeted, standing.state, standing.percent,
+                             standing.sent_bytes, standing.size_bytes or size,
+                             standing.reason, standing.updated_at)

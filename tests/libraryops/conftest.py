@@ -36,3 +36,11 @@ def other_bulletin(material: Path) -> Path:
     folder = material / "other"
     folder.mkdir()
     return media.encode(master, "mp3", folder, stem="tiem-phong")
+
+
+@pytest.fixture(scope="session")
+def long_bulletin(material: Path, master: Path) -> Path:
+    """The bulletin five times over (about 40 s): several seconds at a low egress cap."""
+    out = material / "ban-tin-dai.mp3"
+    media.ffmpeg("-stream_loop", "4", "-i", master, "-c:a", "libmp3lame", "-b:a", "64k", out)
+    return out

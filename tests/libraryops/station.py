@@ -7,19 +7,24 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shlex
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import zmq.utils.z85
 from websockets.sync.client import unix_connect
 
 from tests.library import media
-from tests.support.station_process import Operator, running_station
+from tests.support.station_process import ROOT, Operator, running_station
 
 COMMUNE = "xa-demo"
 FINISHED = ("done", "refused", "failed")
@@ -156,3 +161,42 @@ class EventTap:
                 return found
             time.sleep(0.1)
         raise AssertionError(f"no such event; got {[e['kind'] for e in self.events]}")
+
+
+@dataclass
+class Enrolled:
+    agent_id: str
+    endpoint: str
+    server_key: bytes
+    data_dir: Path
+
+    @property
+    def config(self) -> Path:
+        return self.data_dir / "agent.toml"
+
+
+def enrol(running: Station, data_dir: Path) -> Enrolled:
+    """One agent (cluster c-1 in village thon-1), claimed with its own CLI."""
+    op = running.operator
+    op.json("units", "create", "thon-1", "--level", "village", "--name", "Thôn 1",
+            "--parent", COMMUNE)
+    op.json("stations", "create", COMMUNE, "st-1", "--name", "Đài xã", "--kind", "ip")
+    op.json("clusters", "create", COMMUNE, "c-1", "--name", "Cụm 1", "--kind", "ip",
+            "--station", "st-1", "--village", "thon-1")
+    issued = op.json("enrol", "issue", COMMUNE, "--cluster", "c-1")
+    words = shlex.split(issued["command"])
+    done = subprocess.run([sys.executable, "-m", "agent", *words[2:], "--data-dir",
+                           str(data_dir), "--json"], capture_output=True, text=True,
+                          cwd=ROOT, timeout=60)
+    assert done.returncode == 0, done.stderr
+    granted = json.loads(done.stdout)
+    config = tomllib.loads((data_dir / "agent.toml").read_text())["data_plane"]
+    return Enrolled(granted["agent_id"], config["endpoint"],
+                    zmq.utils.z85.decode(config["server_key"]), data_dir)
+
+
+def imported(running: Station, path: Path, title: str) -> dict[str, Any]:
+    jobs = running.operator.json("library", "import", str(path), "--title", title)
+    assert jobs[0]["state"] == "done", jobs
+    item: dict[str, Any] = jobs[0]["item"]
+    return item

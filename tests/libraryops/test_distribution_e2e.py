@@ -12,41 +12,25 @@ transfer in ``library transfers``; a revoked agent gets nothing more.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import shlex
-import subprocess
-import sys
 import time
 import tomllib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import zmq.utils.z85
 
 from agent.cache import Cache
 from agent.fetcher import Fetcher, ItemState
 from agent.identity import load_or_create_identity
 from tests.content.support import FAST, air_in, cached_intact, wait_until
-from tests.library import media
-from tests.support.station_process import ROOT
 
-from .station import COMMUNE, EventTap, Station, station
+from .station import COMMUNE, EventTap, Station, enrol, imported, station
 
 pytestmark = pytest.mark.e2e
 EGRESS_KBPS = 64  # 8 kB/s, so a 40 s bulletin takes several seconds past the burst
 BURST_BYTES = 4 * 16 * 1024  # the service's token bucket starts full
-
-
-@dataclass
-class Enrolled:
-    agent_id: str
-    endpoint: str
-    server_key: bytes
-    data_dir: Path
 
 
 @pytest.fixture(scope="module")
@@ -54,39 +38,6 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Station]:
     with station(tmp_path_factory.mktemp("distribution-station"),
                  daemon_env={"LOAXA_DATAPLANE__EGRESS_KBPS": str(EGRESS_KBPS)}) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def long_bulletin(material: Path, master: Path) -> Path:
-    out = material / "ban-tin-dai.mp3"
-    media.ffmpeg("-stream_loop", "4", "-i", master, "-c:a", "libmp3lame", "-b:a", "64k", out)
-    return out
-
-
-def enrol(running: Station, data_dir: Path) -> Enrolled:
-    op = running.operator
-    op.json("units", "create", "thon-1", "--level", "village", "--name", "Thôn 1",
-            "--parent", COMMUNE)
-    op.json("stations", "create", COMMUNE, "st-1", "--name", "Đài xã", "--kind", "ip")
-    op.json("clusters", "create", COMMUNE, "c-1", "--name", "Cụm 1", "--kind", "ip",
-            "--station", "st-1", "--village", "thon-1")
-    issued = op.json("enrol", "issue", COMMUNE, "--cluster", "c-1")
-    words = shlex.split(issued["command"])
-    done = subprocess.run([sys.executable, "-m", "agent", *words[2:], "--data-dir",
-                           str(data_dir), "--json"], capture_output=True, text=True,
-                          cwd=ROOT, timeout=60)
-    assert done.returncode == 0, done.stderr
-    granted = json.loads(done.stdout)
-    config = tomllib.loads((data_dir / "agent.toml").read_text())["data_plane"]
-    return Enrolled(granted["agent_id"], config["endpoint"],
-                    zmq.utils.z85.decode(config["server_key"]), data_dir)
-
-
-def imported(running: Station, path: Path, title: str) -> dict[str, Any]:
-    jobs = running.operator.json("library", "import", str(path), "--title", title)
-    assert jobs[0]["state"] == "done", jobs
-    item: dict[str, Any] = jobs[0]["item"]
-    return item
 
 
 def state_of(fetcher: Fetcher, sha: bytes) -> ItemState | None:

@@ -123,6 +123,31 @@ class TransfersOut(Output):
     stats: dict[str, int]
 
 
+class AgentDistributionOut(Output):
+    agent_id: str
+    targeted: bool = Field(description="Its last published plan names the item (a slot, "
+                                       "the routine or a pin).")
+    state: str = Field(description="waiting (nothing noted since the controller started), "
+                                   "queued, sending, late, cached or failed.")
+    percent: int
+    sent_bytes: int
+    size_bytes: int
+    reason: str | None = Field(description="Why it failed: not_found, corrupt, bad_range, "
+                                           "cancelled, disconnected, denied, stalled, "
+                                           "unreadable.")
+    updated_at: dt.datetime | None
+
+
+class DistributionOut(Output):
+    commune: str
+    sha256: str
+    title: str
+    size_bytes: int
+    running: bool
+    pending: int = Field(description="Targeted agents whose transfer has not ended.")
+    agents: list[AgentDistributionOut]
+
+
 def library_of(request: Request) -> LibraryService:
     return services_of(request).library
 
@@ -253,3 +278,16 @@ def delete_item(request: Request, who: Who, commune: CommunePath,
 def transfers(request: Request, who: Who, commune: CommunePath) -> TransfersOut:
     """What the content service is sending to this commune's agents, most urgent first."""
     return TransfersOut.model_validate(library_of(request).transfers(who, commune))
+
+
+@router.get("/communes/{commune}/library/{item}/distribution", response_model=DistributionOut,
+            tags=["content"])
+def distribution(request: Request, who: Who, commune: CommunePath,
+                 item: ItemPath) -> DistributionOut:
+    """One item on its way to the agents: per agent, its state and percent (the
+    ``content_transfer`` events carry the same, as it changes)."""
+    report = library_of(request).distribution(who, commune, item)
+    return DistributionOut(
+        commune=report.commune, sha256=report.sha256, title=report.title,
+        size_bytes=report.size_bytes, running=report.running, pending=report.pending,
+        agents=[AgentDistributionOut.model_validate(a) for a in report.agents])
