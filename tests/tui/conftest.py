@@ -5,9 +5,10 @@ and the console talks to it over the local socket, exactly as an operator's woul
 
 ``station`` (per module) is a bare commune. ``fleet`` (one per test session) is a
 commune with villages and clusters, a real agent enrolled with a one-time code and
-running (so there is live state to show), a registered agent not enrolled yet, the API
-also on TCP with TLS (to log in with a password), and it can be restarted in place
-(``fleet.restart()``: same settings and data) to test reconnection.
+running (so there is live state to show; its reboot command only touches
+``fleet.reboot_flag``), a registered agent not enrolled yet, the API also on TCP with TLS
+(to log in with a password), alerts evaluated every few seconds, and it can be restarted
+in place (``fleet.restart()``: same settings and data) to test reconnection.
 """
 
 from __future__ import annotations
@@ -124,6 +125,7 @@ class FleetStation(ConsoleStation):
     ca_file: Path = Path()
     agent_id: str = ""
     pending_id: str = "ag-tay"
+    reboot_flag: Path = Path()
     agent: AgentProcess | None = None
     daemons: list[Popen[str]] = field(default_factory=list)
 
@@ -241,15 +243,18 @@ def furnish(fleet: FleetStation) -> None:
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetStation]:
     tmp = tmp_path_factory.mktemp("fleet")
     extra, url, ca_file = tls_config(tmp)
+    extra += "\n[alerts]\ninterval_s = 5\n"  # the overview's open alerts, soon
     with running_station(tmp, extra_config=extra) as (operator, daemon, log):
         fleet = FleetStation(operator, daemon, operator.config,
                              load_settings(operator.config).api_socket, tmp=tmp, log=log,
-                             url=url, ca_file=ca_file, daemons=[daemon])
+                             url=url, ca_file=ca_file, reboot_flag=tmp / "rebooted",
+                             daemons=[daemon])
         try:
             furnish(fleet)
             provisioned = enrol(fleet, "c-dong")
             fleet.agent_id = provisioned.agent_id
-            fleet.agent = AgentProcess(provisioned, settings=dict(FAST)).start()
+            fleet.agent = AgentProcess(provisioned, settings={
+                **FAST, "commands__reboot": f"/usr/bin/touch {fleet.reboot_flag}"}).start()
             fleet.wait_online()
             yield fleet
         finally:

@@ -1,12 +1,14 @@
 """Thiết bị against a real station and a real agent: its telemetry and journal, setting
 its volume (the agent applies it and says so), stopping playback after a confirmation,
-refusals shown as notifications, and enrolling a new agent with a one-time code."""
+rebooting it (its reboot command, configured by the fleet to touch a file, runs) and
+restarting its service (it exits; brought back as systemd would), refusals shown as
+notifications, and enrolling a new agent with a one-time code."""
 
 from __future__ import annotations
 
 import re
 
-from textual.widgets import Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from controller.tui.panes.devices import DevicesPane
 from controller.tui.widgets import ChoiceScreen, CodeScreen, ConfirmScreen, NumberPrompt
@@ -28,6 +30,16 @@ async def open_agent(pilot, app, agent_id: str) -> DevicesPane:  # type: ignore[
     return pane
 
 
+RECORD_LABELS = {"boot": "khởi động", "anchor": "đồng hồ chuẩn",
+                 "interval_open": "loa hoạt động", "interval_extend": "loa vẫn hoạt động",
+                 "interval_close": "loa ngừng", "event": "sự kiện", "play": "đã phát"}
+
+
+def journal_kinds(app) -> list[str]:  # type: ignore[no-untyped-def]
+    table = app.query_one("#journal", DataTable)
+    return [str(table.get_row_at(n)[1]) for n in range(table.row_count)]
+
+
 def commands(fleet: FleetStation) -> list[dict[str, object]]:
     page = fleet.call("GET", "/audit", params={"action": "agent.command", "limit": 100})
     return list(page["entries"])
@@ -45,12 +57,16 @@ def test_the_agents_telemetry_and_recent_events(fleet: FleetStation) -> None:
         async with app.run_test(size=(80, 24)) as pilot:
             pane = await open_agent(pilot, app, fleet.agent_id)
             await until(pilot, lambda: "Phần mềm: loaxa" in screen_text(app)
-                        and "khởi động" in screen_text(app)
-                        and "v Âm lượng" in screen_text(app), timeout=20,
-                        what="telemetry, the boot record and the pane's keys")
+                        and bool(pane.records) and "v Âm lượng" in screen_text(app),
+                        timeout=20, what="telemetry, the journal and the pane's keys")
+            # the agent's most recent records (which ones depends on what other tests
+            # made it do), each named in Vietnamese, the newest on screen
+            shown = journal_kinds(app)
+            assert shown == [RECORD_LABELS[r["kind"]] for r in pane.records], shown
             text = screen_text(app)
+            assert shown[0] in text
             for label in ("Thiết bị (2)", "trực tuyến", "Âm lượng:", "Đồng hồ:",
-                          "Đĩa trống:", "Sự kiện gần đây", "loa hoạt động"):
+                          "Đĩa trống:", "Sự kiện gần đây"):
                 assert label in text, (label, text)
             assert f"{fleet.agent_id}  cụm c-dong, thôn thon-dong" in text
             for key in ("v Âm lượng", "s Dừng phát", "b Khởi động lại", "n Ghi danh",
@@ -142,6 +158,76 @@ def test_stop_asks_first_and_refusals_are_notifications(fleet: FleetStation) -> 
 
     drive(as_viewer)
     assert len(commands(fleet)) == before + 1
+
+
+async def confirm(pilot, app, key: str, answer: str) -> str:  # type: ignore[no-untyped-def]
+    """Press ``key``, read the question, answer it; the question."""
+    await pilot.press(key)
+    await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
+    question = str(app.screen.query_one(".question", Static).render())
+    await pilot.press(answer)
+    await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
+    return question
+
+
+def test_reboot_runs_the_agents_reboot_command_and_is_audited(fleet: FleetStation) -> None:
+    fleet.wait_online()
+    fleet.reboot_flag.unlink(missing_ok=True)
+    before = len(commands(fleet))
+
+    async def scenario() -> None:
+        app = fleet.console()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await open_agent(pilot, app, fleet.agent_id)
+            question = await confirm(pilot, app, "b", "n")
+            assert "khởi động lại máy" in question and "Loa sẽ im lặng" in question
+            assert len(commands(fleet)) == before  # "no": nothing sent
+            assert await confirm(pilot, app, "b", "y") == question
+            await until(pilot, lambda: "Đã gửi lệnh «khởi động lại máy»" in notices(app),
+                        what="the confirmation")
+            await until(pilot, fleet.reboot_flag.exists, 20,
+                        "the agent to run its reboot command")
+            await until(pilot, lambda: "cmd-reboot" in screen_text(app), 20,
+                        "the command in the agent's journal")
+
+    drive(scenario)
+    entries = commands(fleet)
+    assert len(entries) == before + 1
+    assert (entries[0]["target"], entries[0]["username"], entries[0]["detail"]["action"]) \
+        == (fleet.agent_id, "admin", "reboot")
+    assert fleet.agent is not None and fleet.agent.alive  # a reboot that only touched a file
+
+
+def test_restart_stops_the_service_and_it_comes_back(fleet: FleetStation) -> None:
+    fleet.wait_online()
+    agent = fleet.agent
+    assert agent is not None
+    before = len(commands(fleet))
+
+    async def scenario() -> None:
+        app = fleet.console()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await open_agent(pilot, app, fleet.agent_id)
+            question = await confirm(pilot, app, "r", "y")
+            assert "chạy lại dịch vụ" in question
+            await until(pilot, lambda: not agent.alive, 20, "the agent to exit")
+            assert agent.proc is not None and agent.proc.returncode == 0  # an orderly exit
+            await until(pilot, lambda: "Tình trạng: mất kết nối" in screen_text(app), 30,
+                        "the agent offline")
+            agent.start()  # systemd's Restart=always
+            await until(pilot, lambda: "Tình trạng: trực tuyến" in screen_text(app), 30,
+                        "the agent back online")
+            await until(pilot, lambda: "cmd-restart" in screen_text(app), 20,
+                        "the command in the agent's journal, sent after the restart")
+
+    try:
+        drive(scenario)
+    finally:
+        if not agent.alive:
+            agent.start()
+        fleet.wait_online()
+    entries = commands(fleet)
+    assert len(entries) == before + 1 and entries[0]["detail"]["action"] == "restart"
 
 
 def test_enrolling_a_new_agent_shows_its_code(fleet: FleetStation) -> None:

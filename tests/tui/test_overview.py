@@ -3,12 +3,18 @@ its agent, kept up to date by the event stream (and by polling without one)."""
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+from collections.abc import Iterator
+from zoneinfo import ZoneInfo
+
 import pytest
 from textual.widgets import DataTable
 
+from controller.cli.errors import CliError
 from controller.tui.panes import overview
 from controller.tui.panes.overview import OverviewPane
-from tests.tui.conftest import FleetStation, drive, screen_text, until
+from tests.tui.conftest import FleetStation, drive, enrol, screen_text, until
 
 
 def row_of(text: str, cluster: str) -> str:
@@ -101,5 +107,68 @@ def test_without_the_event_stream_the_overview_polls(fleet: FleetStation,
                 "village": "thon-bac"})
             await until(pilot, lambda: "c-poll" in screen_text(app), timeout=10,
                         what="the new cluster, by polling")
+
+    drive(scenario)
+
+
+@pytest.fixture
+def programme_on_the_air(fleet: FleetStation) -> Iterator[str]:
+    """An approved programme on the air now, twenty minutes from the start of this minute,
+    for a cluster of Thôn Bắc whose agent was enrolled (with its one-time code) and never
+    started: it is planned for, and nothing really airs. Withdrawn afterwards."""
+    with contextlib.suppress(CliError):  # made by an earlier run of this test
+        fleet.call("POST", "/communes/xa-demo/clusters", {
+            "key": "c-bac-2", "name": "Cụm 2", "kind": "ip", "station": "st-1",
+            "village": "thon-bac"})
+        enrol(fleet, "c-bac-2")
+    approver = fleet.user("duyet-tong-quan", "approver")
+    now = dt.datetime.now(ZoneInfo("Asia/Ho_Chi_Minh"))
+    start = now.replace(second=0, microsecond=0)
+    fleet.call("POST", "/communes/xa-demo/programmes", {
+        "key": "dang-phat", "title": "Tin đang phát", "clusters": ["c-bac-2"],
+        "recurrence": {"kind": "once", "on": start.date().isoformat(),
+                       "at": start.time().isoformat()},
+        "items": [{"content": "ab" * 32, "duration_ms": 20 * 60 * 1000}]}, token=approver)
+    fleet.call("POST", "/communes/xa-demo/programmes/dang-phat/approve", {},
+               token=approver)
+    try:
+        yield "Tin đang phát"
+    finally:
+        fleet.call("POST", "/communes/xa-demo/programmes/dang-phat/withdraw",
+                   token=approver)
+
+
+def test_an_open_alert_and_the_programme_on_the_air_now(fleet: FleetStation,
+                                                        programme_on_the_air: str) -> None:
+    """From the station, not from fakes: villages without a working agent are unreached
+    (the fleet evaluates alerts every 5 s), and the programme approved above is on the
+    air now."""
+    title = programme_on_the_air
+
+    async def scenario() -> None:
+        app = fleet.console()
+        async with app.run_test(size=(80, 24)) as pilot:
+            pane = app.query_one(OverviewPane)
+            await until(pilot, lambda: f"▶ Đang phát: «{title}»" in screen_text(app),
+                        what="the programme on the air")
+            entries = pane.data["timeline"]["entries"]
+            assert [e["title"] for e in entries if e["programme"] == "dang-phat"] == [title]
+            timeline = pane.query_one("#timeline", DataTable)
+            rows = [str(timeline.get_row_at(n)[1]) for n in range(timeline.row_count)]
+            assert f"▶ {title}" in rows, rows
+            await until(pilot, lambda: bool(pane.data["alerts"]), 30, "an open alert")
+            alerts = pane.data["alerts"]
+            assert {a["kind"] for a in alerts} >= {"alert_village_unreached"}
+            assert {a["subject"] for a in alerts} >= {"thon-tay"}  # its agent never enrolled
+            first = alerts[0]
+            label = {"alert_village_unreached": "Thôn chưa phủ sóng",
+                     "alert_agent_offline": "Mất kết nối"}.get(first["kind"], "")
+            await until(pilot, lambda: f"Cảnh báo đang mở ({len(pane.data['alerts'])})"
+                        in screen_text(app), what="the alerts' count")
+            text = screen_text(app)
+            assert label in text and "Không có cảnh báo" not in text, text
+            shown = pane.query_one("#alerts", DataTable)
+            assert str(shown.get_row_at(0)[1]) == f"{label} {first['subject']}"
+            assert shown.row_count == len(alerts)
 
     drive(scenario)
