@@ -113,6 +113,19 @@ def test_every_targeted_agent_airs_on_time_the_cut_off_one_too(demo: DemoRun) ->
     assert received >= dt.datetime.fromisoformat(outage["restored_at"])
 
 
+def test_the_bulletin_reaches_every_agents_cache(demo: DemoRun) -> None:
+    """Not only the targeted agents: pinned for the commune, it is cached on all of them
+    (by the content service's distribution view and each agent's telemetry)."""
+    bulletin = demo.summary["bulletin"]
+    agents = {a["agent"] for a in demo.summary["agents"]}
+    assert set(bulletin["targeted"]) < agents  # some agents do not air it today ...
+    caches = bulletin["caches"]
+    assert set(caches["cached_on"]) == agents  # ... and still have it
+    assert caches["reached"] == caches["agents"] == len(agents)
+    assert f"đã được lưu sẵn trên {len(agents)}/{len(agents)} thiết bị thu" in \
+        demo.done.stderr
+
+
 def test_the_emergency_preempts_the_second_airing(demo: DemoRun) -> None:
     summary = demo.summary
     emergency = summary["emergency"]
