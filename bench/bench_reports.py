@@ -210,6 +210,15 @@ def rollups(db: Database) -> None:
                    MIN(commune_id), SUM(up_ms_e0), SUM(up_ms_e1), SUM(up_ms_e2),
                    SUM(up_ms_e3), SUM(unanchored_ms), now()
             FROM uptime_day GROUP BY 1, 2, 3"""))
+        # Rolled up without spans behind them: registered as built, or the first report
+        # would rebuild the window from the (absent) spans (controller.uptime.windows).
+        conn.execute(text("""
+            INSERT INTO uptime_window (window_key, start_local, end_local, tz, definition,
+                                       built_at)
+            VALUES (:key, :start, :end, :zone, :version, now())"""), {
+            "key": key, "start": f"{DEFINITION.window.start:%H:%M}",
+            "end": f"{DEFINITION.window.end:%H:%M}", "zone": zone,
+            "version": DEFINITION.version})
         conn.execute(text("""
             INSERT INTO airing_day (agent_id, zone, day, commune_id, targeted, aired)
             SELECT a.id, :zone, d::date, a.commune_id, 3,

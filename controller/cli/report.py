@@ -1,17 +1,21 @@
-"""``loaxa report uptime|indicators`` and ``loaxa alerts``.
+"""``loaxa report uptime|indicators``, ``loaxa uptime`` and ``loaxa alerts``.
 
 A report is fetched from the running controller's API by default. With ``--local`` it
 is computed straight from the database the settings name — what the regional collector
 uses (``loaxa report indicators --local -c collector.toml ...``), and what a station
-administrator can use while the controller is stopped.
+administrator can use while the controller is stopped. ``loaxa uptime rebuild`` builds
+the rollups of another indicator definition's service window ahead of its first report
+(which would otherwise build them itself).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import httpx
@@ -21,8 +25,11 @@ from controller.i18n import _
 from .common import DATE
 from .context import api, context
 from .errors import EXIT_UNAVAILABLE, EXIT_USAGE, CliError
-from .local import local_settings
+from .local import CONFIG_OPTION, local_settings
 from .output import emit, json_option, say, show_table
+
+if TYPE_CHECKING:  # the database stack is imported only by commands that use it
+    from controller.storage.database import Database
 
 KINDS = ["uptime", "indicators"]
 FORMATS = ["csv", "xlsx", "html", "json"]
@@ -86,7 +93,12 @@ def _local(kind: str, start: dt.date, end: dt.date, fmt: str, unit: str | None,
     from controller.reports.builder import ReportBuilder
     from controller.reports.document import ReportKind
     from controller.reports.formats import Format
-    from controller.reports.service import ReportQuery, make_report, resolve_definition
+    from controller.reports.service import (
+        ReportQuery,
+        check_zone,
+        make_report,
+        resolve_definition,
+    )
     from controller.storage.database import Database
     from controller.storage.tables.collect import CollectedCommune
     from controller.uptime.indexer import index_all
@@ -100,8 +112,11 @@ def _local(kind: str, start: dt.date, end: dt.date, fmt: str, unit: str | None,
         with db.engine.connect() as conn:
             table = CollectedCommune.__table__  # type: ignore[attr-defined]
             collector = conn.execute(select(table.c.commune).limit(1)).first()
+        configured = resolve_definition(settings.collector.definition
+                                        if collector is not None else None)
+        check_zone(chosen, configured)
         if collector is None:  # a station: count every play record stored so far
-            index_all(db, chosen.window.tz, SystemClock(trust="always"))
+            index_all(db, configured.window.tz, SystemClock(trust="always"))
         query = ReportQuery(ReportKind(kind), start, end, Format(fmt), unit, definition,
                             language or current_language(), detail)
         _, rendered = make_report(ReportBuilder(db), query, chosen, dt.datetime.now(dt.UTC))
@@ -164,6 +179,90 @@ def report(kind: str, start: dt.datetime | None, end: dt.datetime | None,
     say(_("Report written to {path}").format(path=output))
 
 
+@click.group("uptime", help=_("The availability rollups behind the reports."))
+def uptime() -> None:
+    pass
+
+
+@contextmanager
+def _database(config: Path | None) -> Iterator[Database]:
+    """The settings' database, up to date; a database error becomes a clear message."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from controller.storage.database import Database
+
+    db = Database(local_settings(config).database_url)
+    try:
+        db.upgrade()
+        yield db
+    except SQLAlchemyError as error:
+        raise CliError(_("The database is not available: {error}").format(error=error),
+                       code="unavailable", exit_code=EXIT_UNAVAILABLE) from None
+    finally:
+        db.dispose()
+
+
+@uptime.command("rebuild", help=_("Build (again) the rollups of an indicator definition's "
+                                  "service window from every stored record, and keep them "
+                                  "current from then on; a report with a definition not "
+                                  "built yet does this first itself."))
+@click.option("--definition", help=_("Indicator definition version or file (default: "
+                                     "the bundled one)."))
+@CONFIG_OPTION
+@json_option
+def rebuild(definition: str | None, config: Path | None) -> None:
+    from controller.registry.errors import ServiceError
+    from controller.reports.service import resolve_definition
+    from controller.uptime.windows import build
+
+    try:
+        chosen = resolve_definition(definition or None)
+    except ServiceError as error:
+        raise CliError(error.translated(), code=error.code, exit_code=EXIT_USAGE) from None
+    with _database(config) as db:
+        built = build(db, chosen.window, chosen.version)
+    emit({"window": built.window_key, "definition": chosen.version, "boots": built.boots,
+          "days": built.days}, lambda d: say(_(
+              "Rollups of the service window {window} built: {boots} boots, {days} agent "
+              "days; they are kept current from now on.").format(**d)))
+
+
+@uptime.command("windows", help=_("The service windows whose rollups are kept current."))
+@CONFIG_OPTION
+@json_option
+def windows(config: Path | None) -> None:
+    from controller.uptime.windows import registered
+
+    with _database(config) as db:
+        rows = [{"window": r.window_key, "definition": r.definition,
+                 "built_at": r.built_at.isoformat()} for r in registered(db)]
+
+    def human(found: list[dict[str, str]]) -> None:
+        for row in found:
+            say(_("{window}: first built for {definition} on {built_at}").format(**row))
+        if not found:
+            say(_("(nothing)"))
+
+    emit(rows, human)
+
+
+@uptime.command("forget", help=_("Stop keeping a service window's rollups and delete them "
+                                 "(a later report with it builds them again)."))
+@click.argument("window")
+@CONFIG_OPTION
+@json_option
+def forget(window: str, config: Path | None) -> None:
+    from controller.uptime.windows import forget as forget_window
+
+    with _database(config) as db:
+        found = forget_window(db, window)
+    if not found:
+        raise CliError(_("No service window {window} is kept (see loaxa uptime windows)."
+                         ).format(window=window), code="not_found", exit_code=EXIT_USAGE)
+    emit({"window": window, "forgotten": True},
+         lambda d: say(_("Rollups of {window} deleted.").format(**d)))
+
+
 def _alerts(rows: list[dict[str, Any]]) -> None:
     from controller.i18n import translations
     from controller.reports.labels import VALUES
@@ -188,4 +287,4 @@ def alerts(commune: str | None, open_only: bool, limit: int) -> None:
                                               "limit": limit}), _alerts)
 
 
-COMMANDS = [report, alerts]
+COMMANDS = [report, uptime, alerts]

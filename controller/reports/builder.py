@@ -41,6 +41,7 @@ from ..uptime.coverage import (
     judge_village,
 )
 from ..uptime.definition import IndicatorDefinition
+from ..uptime.windows import ensure
 from .attestations import applying, covers, effective_end
 from .availability import Airings, Uptime, airing_days, airing_sums, uptime_days, uptime_sums
 from .hierarchy import ClusterNode, Tree, load_tree
@@ -87,7 +88,10 @@ class ReportBuilder:
 
     def build(self, request: Request, visible: Callable[[int], bool] | None = None
               ) -> ReportData:
-        """``visible`` filters the communes a reader may see (None: all)."""
+        """``visible`` filters the communes a reader may see (None: all). A definition
+        whose service window has no rollups yet has them built first
+        (``controller.uptime.windows``)."""
+        ensure(self.db, request.definition.window, request.definition.version)
         with self.db.engine.connect() as conn:
             return _Build(conn, request, visible).run()
 

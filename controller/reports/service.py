@@ -54,6 +54,19 @@ def resolve_definition(version: str | None,
                       problem=str(exc)) from None
 
 
+def check_zone(chosen: IndicatorDefinition, configured: IndicatorDefinition) -> None:
+    """Airings are indexed by the local days of the configured definition's time zone
+    (``controller.uptime.airings``); a definition counting days in another zone would
+    find none of them and judge every village on availability alone. A definition may
+    change its service window's hours, then, but not its zone."""
+    if chosen.window.tz != configured.window.tz:
+        raise Invalid(N_("Definition {version} counts its days in the time zone {zone}, "
+                         "but this database indexes airings in {indexed}: a definition "
+                         "may change the service window's hours, not its time zone."),
+                      version=chosen.version, zone=chosen.window.tz,
+                      indexed=configured.window.tz)
+
+
 def period_of(start: dt.date, end: dt.date) -> Period:
     try:
         return Period(start, end)
@@ -96,6 +109,8 @@ class ReportService:
 
     def report(self, who: Principal, query: ReportQuery) -> Rendered:
         definition = resolve_definition(query.definition, self.definition)
+        if self.definition is not None:
+            check_zone(definition, self.definition)
         with reading(self.db, self.time) as work:
             scope = Scope(work.session, who, self.time.today())
             visible = None if who.system else scope.units(Permission.READ)

@@ -6,6 +6,10 @@ and replaces the previous one; the touched days are then re-summed per agent, an
 months of those days re-summed from the days. Because the result is a function of the
 stored records only, duplicates, reordering and late backfill all converge on the same
 rollups.
+
+The rollups are kept for the maintainer's own service window and for every window
+registered in ``uptime_window`` (a second indicator definition whose rollups were built
+by ``controller.uptime.windows``), so each stays current as records arrive.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from protocols.messages import Anchor as AnchorRecord
 
 from ..storage.tables.fleet import AvailabilitySpan, JournalRecord
-from ..storage.tables.uptime import UptimeBootDay, UptimeDay, UptimeMonth
+from ..storage.tables.uptime import UptimeBootDay, UptimeDay, UptimeMonth, UptimeWindow
 from ..storage.types import utcnow
 from .keys import pairs_in
 from .placement import Anchor, Span, place
@@ -34,6 +38,7 @@ SPANS: Table = AvailabilitySpan.__table__  # type: ignore[attr-defined]
 BOOT_DAYS: Table = UptimeBootDay.__table__  # type: ignore[attr-defined]
 DAYS: Table = UptimeDay.__table__  # type: ignore[attr-defined]
 MONTHS: Table = UptimeMonth.__table__  # type: ignore[attr-defined]
+WINDOWS: Table = UptimeWindow.__table__  # type: ignore[attr-defined]
 COLUMNS = ["up_ms_e0", "up_ms_e1", "up_ms_e2", "up_ms_e3", "unanchored_ms"]
 BOOT_CHUNK = 200  # boots per statement: bound parameters and SQLite's expression depth
 AGENT_CHUNK = 200  # (1000 by default) stay well under their limits
@@ -77,8 +82,28 @@ class RollupMaintainer:
         self.window = window
         self._dialect = sqlite if dialect == "sqlite" else postgresql
 
+    def windows(self, conn: Connection) -> list[ServiceWindow]:
+        """Its own window first, then every other registered one."""
+        found = [self.window]
+        for row in conn.execute(select(WINDOWS.c.window_key, WINDOWS.c.start_local,
+                                       WINDOWS.c.end_local, WINDOWS.c.tz)
+                                .order_by(WINDOWS.c.window_key)):
+            if row.window_key != self.window.key:
+                found.append(ServiceWindow(dt.time.fromisoformat(row.start_local),
+                                           dt.time.fromisoformat(row.end_local), row.tz))
+        return found
+
     def refresh(self, conn: Connection, commune_id: int, boots: Iterable[BootKey]) -> int:
-        """Recompute the given boots and the days they touch; returns days re-summed.
+        """Recompute the given boots and the days they touch, in every maintained window;
+        returns the days re-summed in the maintainer's own window."""
+        keys = sorted(set(boots))
+        counts = [self.refresh_window(conn, commune_id, keys, window)
+                  for window in self.windows(conn)]
+        return counts[0]
+
+    def refresh_window(self, conn: Connection, commune_id: int, boots: Iterable[BootKey],
+                       window: ServiceWindow) -> int:
+        """Recompute the given boots in one window; returns the days re-summed.
 
         The boots of one call are read and rewritten together (a handful of statements
         per chunk of boots, not per boot): a backlog drain touches every agent's boots
@@ -87,14 +112,15 @@ class RollupMaintainer:
         touched: set[tuple[str, dt.date]] = set()
         keys = sorted(set(boots))
         for start in range(0, len(keys), BOOT_CHUNK):
-            touched |= self._refresh_boots(conn, commune_id, keys[start:start + BOOT_CHUNK])
-        self._resum(conn, commune_id, touched)
+            touched |= self._refresh_boots(conn, commune_id, keys[start:start + BOOT_CHUNK],
+                                           window)
+        self._resum(conn, commune_id, touched, window.key)
         self._resum_months(conn, commune_id, {(agent, day.replace(day=1))
-                                              for agent, day in touched})
+                                              for agent, day in touched}, window.key)
         return len(touched)
 
-    def _refresh_boots(self, conn: Connection, commune_id: int,
-                       keys: list[BootKey]) -> set[tuple[str, dt.date]]:
+    def _refresh_boots(self, conn: Connection, commune_id: int, keys: list[BootKey],
+                       window: ServiceWindow) -> set[tuple[str, dt.date]]:
         spans: dict[BootKey, list[Span]] = defaultdict(list)
         raw: dict[BootKey, dict[int, tuple[int, int]]] = defaultdict(dict)
         for row in conn.execute(select(
@@ -113,17 +139,17 @@ class RollupMaintainer:
                 _of_boots(RECORDS, keys), RECORDS.c.kind == ANCHOR_LITERAL)):
             anchors[BootKey(anchor.agent_id, anchor.journal_id, anchor.boot)].append(
                 Anchor(anchor.mono_ns, anchor.wall_ns, anchor.quality))
-        mine = and_(BOOT_DAYS.c.window_key == self.window.key, _of_boots(BOOT_DAYS, keys))
+        mine = and_(BOOT_DAYS.c.window_key == window.key, _of_boots(BOOT_DAYS, keys))
         touched = {(row.agent_id, row.day) for row in conn.execute(
             select(BOOT_DAYS.c.agent_id, BOOT_DAYS.c.day).where(mine))}
         conn.execute(delete(BOOT_DAYS).where(mine))
         rows = []
         for key in keys:
             days = contributions(spans.get(key, []), raw.get(key, {}), anchors.get(key, []),
-                                 self.window)
+                                 window)
             touched |= {(key.agent_id, day) for day in days}
             rows += [{"agent_id": key.agent_id, "journal_id": key.journal_id,
-                      "boot": key.boot, "window_key": self.window.key, "day": day,
+                      "boot": key.boot, "window_key": window.key, "day": day,
                       "commune_id": commune_id, "up_ms_e0": ms[0], "up_ms_e1": ms[1],
                       "up_ms_e2": ms[2], "up_ms_e3": ms[3], "unanchored_ms": ms[4]}
                      for day, ms in days.items()]
@@ -131,8 +157,8 @@ class RollupMaintainer:
             conn.execute(BOOT_DAYS.insert(), rows)
         return touched
 
-    def _resum(self, conn: Connection, commune_id: int,
-               touched: set[tuple[str, dt.date]]) -> None:
+    def _resum(self, conn: Connection, commune_id: int, touched: set[tuple[str, dt.date]],
+               window_key: str) -> None:
         if not touched:
             return
         by_agent: dict[str, list[tuple[str, dt.date]]] = defaultdict(list)
@@ -142,26 +168,26 @@ class RollupMaintainer:
         for start in range(0, len(agents), AGENT_CHUNK):
             self._resum_pairs(conn, commune_id, [pair for agent in
                                                  agents[start:start + AGENT_CHUNK]
-                                                 for pair in by_agent[agent]])
+                                                 for pair in by_agent[agent]], window_key)
 
     def _resum_pairs(self, conn: Connection, commune_id: int,
-                     pairs: list[tuple[str, dt.date]]) -> None:
+                     pairs: list[tuple[str, dt.date]], window_key: str) -> None:
         columns = COLUMNS
         sums = conn.execute(
             select(BOOT_DAYS.c.agent_id, BOOT_DAYS.c.day,
                    *[func.sum(BOOT_DAYS.c[c]).label(c) for c in columns])
-            .where(BOOT_DAYS.c.window_key == self.window.key,
+            .where(BOOT_DAYS.c.window_key == window_key,
                    pairs_in(BOOT_DAYS.c.agent_id, BOOT_DAYS.c.day, pairs))
             .group_by(BOOT_DAYS.c.agent_id, BOOT_DAYS.c.day)).all()
         present = {(row.agent_id, row.day) for row in sums}
         empty = [pair for pair in pairs if pair not in present]
         if empty:
-            conn.execute(delete(DAYS).where(DAYS.c.window_key == self.window.key,
+            conn.execute(delete(DAYS).where(DAYS.c.window_key == window_key,
                                             pairs_in(DAYS.c.agent_id, DAYS.c.day, empty)))
         if not sums:
             return
         now = utcnow()
-        rows = [{"agent_id": row.agent_id, "window_key": self.window.key, "day": row.day,
+        rows = [{"agent_id": row.agent_id, "window_key": window_key, "day": row.day,
                  "commune_id": commune_id, "updated_at": now,
                  **{c: int(getattr(row, c)) for c in columns}} for row in sums]
         statement = self._dialect.insert(DAYS)
@@ -171,7 +197,7 @@ class RollupMaintainer:
         conn.execute(statement, rows)
 
     def _resum_months(self, conn: Connection, commune_id: int,
-                      months: set[tuple[str, dt.date]]) -> None:
+                      months: set[tuple[str, dt.date]], window_key: str) -> None:
         """Re-sum the given (agent, first day of month) pairs from ``uptime_day``."""
         if not months:
             return
@@ -181,7 +207,7 @@ class RollupMaintainer:
         sums: dict[tuple[str, dt.date], list[int]] = {}
         for row in conn.execute(
                 select(DAYS.c.agent_id, DAYS.c.day, *[DAYS.c[c] for c in COLUMNS])
-                .where(DAYS.c.window_key == self.window.key, DAYS.c.agent_id.in_(agents),
+                .where(DAYS.c.window_key == window_key, DAYS.c.agent_id.in_(agents),
                        DAYS.c.day >= first, DAYS.c.day < last)):
             key = (row.agent_id, row.day.replace(day=1))
             if key in months:
@@ -190,13 +216,13 @@ class RollupMaintainer:
                     total[index] += int(getattr(row, column))
         empty = sorted(months - set(sums))
         for start in range(0, len(empty), AGENT_CHUNK):
-            conn.execute(delete(MONTHS).where(MONTHS.c.window_key == self.window.key,
+            conn.execute(delete(MONTHS).where(MONTHS.c.window_key == window_key,
                                               pairs_in(MONTHS.c.agent_id, MONTHS.c.month,
                                                        empty[start:start + AGENT_CHUNK])))
         if not sums:
             return
         now = utcnow()
-        rows = [{"agent_id": agent, "window_key": self.window.key, "month": month,
+        rows = [{"agent_id": agent, "window_key": window_key, "month": month,
                  "commune_id": commune_id, "updated_at": now,
                  **dict(zip(COLUMNS, total, strict=True))}
                 for (agent, month), total in sorted(sums.items())]

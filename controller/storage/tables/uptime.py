@@ -76,6 +76,26 @@ class UptimeMonth(SQLModel, table=True):
     updated_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class UptimeWindow(SQLModel, table=True):
+    """A service window whose rollups are complete and kept current.
+
+    A definition's window is registered once its rollups have been built from every
+    stored span (``controller.uptime.windows``); from then on every ingest refreshes
+    them for it too, beside the window the station or collector is configured with. A
+    report asking for a window not listed here has its rollups built first, so a second
+    definition, or a changed one, never reads rollups that were never made.
+    """
+
+    __tablename__ = "uptime_window"
+
+    window_key: str = Field(sa_column=Column(String(64), primary_key=True))
+    start_local: str = Field(sa_column=Column(String(8), nullable=False))  # "05:00"
+    end_local: str = Field(sa_column=Column(String(8), nullable=False))
+    tz: str = Field(sa_column=Column(String(64), nullable=False))
+    definition: str = Field(sa_column=Column(String(64), nullable=False))  # first asker
+    built_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 # The anchors of one boot, found without reading the whole journal: the rollups re-read
 # them every time a boot is touched, and a station's journals grow all year. Partial
 # (anchors are a few rows per boot), so ingest of every other record does not pay for
