@@ -11,6 +11,11 @@ and read only its acks, and the collector read every batch and write every ack, 
 commune cannot speak for another. The bridge keeps a persistent session
 (``cleansession false``) and queues while the region is away, but loaxa does not rely
 on it: the forwarder resends from its own cursors until the collector acknowledges.
+
+A station on loaxa's embedded broker carries the bridge itself: with ``[forward]
+enabled`` its generated configuration gets this section (``forward_bridge``), and a
+forwarding station that does not say where the region is refuses to start rather than
+forward into a broker that takes its batches nowhere.
 """
 
 from __future__ import annotations
@@ -18,6 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from controller.i18n import N_
+from controller.registry.errors import Invalid, Unavailable
+from controller.settings import Settings
 from protocols.topics import NAMESPACE, WIRE_VERSION, check_id
 
 from .accounts import mosquitto_hash
@@ -76,6 +84,34 @@ def render_bridge(bridge: Bridge) -> str:
         f"topic collect/ack in 1 {prefix} {prefix}",
         "",
     ])
+
+
+def forward_bridge(settings: Settings) -> Bridge | None:
+    """The bridge ``[forward]`` asks of the station's broker (None: not forwarding).
+
+    Raises :class:`Invalid` or :class:`Unavailable` (translated by the CLI) when the
+    region is not fully named or its files cannot be read."""
+    forward = settings.forward
+    if not forward.enabled:
+        return None
+    if not forward.region_host or forward.region_ca_file is None \
+            or forward.bridge_password_file is None:
+        raise Invalid(N_("[forward] is enabled, but the broker has no region to bridge "
+                         "to: set [forward] region_host, region_ca_file and "
+                         "bridge_password_file."))
+    if not forward.region_ca_file.is_file():
+        raise Invalid(N_("The region's CA certificate {path} does not exist."),
+                      path=str(forward.region_ca_file))
+    try:
+        password = forward.bridge_password_file.read_text().strip()
+    except OSError as exc:
+        raise Unavailable(N_("Cannot read the bridge password {path}: {error}"),
+                          path=str(forward.bridge_password_file), error=str(exc)) from None
+    if not password:
+        raise Invalid(N_("The bridge password file {path} is empty."),
+                      path=str(forward.bridge_password_file))
+    return Bridge(settings.station.commune, forward.region_host, forward.region_port,
+                  password, forward.region_ca_file, username=forward.bridge_username)
 
 
 def write_bridged_config(layout: BrokerLayout, listener: ListenerSettings,

@@ -26,6 +26,7 @@ from controller.storage.database import Database
 from controller.storage.tables.registry import AdminUnit, Agent, AgentStatus
 
 from .accounts import BrokerAccount, Role, mosquitto_hash
+from .bridge import forward_bridge, write_bridged_config
 from .files import (
     BrokerLayout,
     ListenerSettings,
@@ -146,7 +147,8 @@ def listener_settings(settings: Settings) -> ListenerSettings:
 
 class EmbeddedBroker:
     """The private Mosquitto of a controller with ``broker.mode = "embedded"``: its files
-    are written from the registry before it starts, and kept in step afterwards."""
+    are written from the registry before it starts, and kept in step afterwards; with
+    ``[forward] enabled`` its configuration carries the bridge to the region."""
 
     name = "broker"
 
@@ -159,6 +161,7 @@ class EmbeddedBroker:
                                         server_name=SERVER_NAME)
         self.sync = RegistryBrokerSync(db, self.layout, settings.station.commune,
                                        self.credentials, self.process)
+        self.bridge = forward_bridge(settings)  # a forwarding station names its region
 
     @property
     def ca_pem(self) -> str:
@@ -168,6 +171,8 @@ class EmbeddedBroker:
         """Write config, TLS material and credentials (without starting anything)."""
         os.makedirs(self.layout.root, exist_ok=True)
         write_broker_files(self.layout, self.listener, self.sync.accounts())
+        if self.bridge is not None:
+            write_bridged_config(self.layout, self.listener, self.bridge)
 
     def start(self) -> None:
         self.prepare()
