@@ -5,7 +5,14 @@
 * **Journal backlog growing**: the agent's heartbeats say its oldest unacknowledged
   journal record is at least ``backlog_after`` old, i.e. its records are not getting
   through; cleared once it is under half that again (hysteresis, so a backlog hovering
-  at the threshold does not flap).
+  at the threshold does not flap). The age, not the growth of the count across
+  heartbeats, is the signal on purpose: the backlog is a FIFO, so the oldest record's
+  age is the delay of the evidence itself, and it keeps rising both when nothing is
+  acknowledged and when acks come but slower than the agent journals (what "growing"
+  means); it does not depend on how much an agent journals (a quiet agent stalls as
+  visibly as a busy one), needs no per-agent history across heartbeats, which are
+  live-only and lost with a station restart, and falls back as soon as a drain reaches
+  the old records, where a count would still look large.
 * **Airing missed**: a slot targeted at the agent whose window has ended without an
   ``AIRED`` play record (raised once per slot, never cleared: it happened).
 * **Village not reached**: over the trailing ``village_days`` days, the village fails

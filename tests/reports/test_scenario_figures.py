@@ -176,3 +176,130 @@ def test_a_period_still_running_is_measured_until_now(installed: Installed) -> N
     assert agent.availability == 1.0
     assert max(d.day for d in data.days) == dt.date(2026, 11, 1)
     assert (agent.targeted, agent.aired) == (7, 7)  # 10-30: 07, 11, 17; 10-31, 11-01: 07, 17
+
+
+def test_cluster_station_and_commune_availability(installed: Installed) -> None:
+    """A cluster is its agent; a village's best and mean, a station's and a commune's
+    mean are over their IP clusters (legacy ones have none). In hours of the 68:
+    c-a1 65, c-a2 67, c-a3 49, c-a4 68, c-b1 50.5."""
+    data = report(installed, "tinh-a")
+    clusters = {c.key: (c.kind, c.availability, c.reaches) for c in data.clusters}
+    assert clusters == {
+        "c-a1": ("ip", pytest.approx(65 / 68), True),
+        "c-a2": ("ip", pytest.approx(67 / 68), True),
+        "c-a3": ("ip", pytest.approx(49 / 68), False),  # under 90 %, 1 of 4 aired
+        "c-a4": ("ip", 1.0, True),
+        "c-a5": ("wired", None, True),  # attested 10-15 .. 2027-01-14
+        "c-b1": ("ip", pytest.approx(50.5 / 68), False),
+        "c-b2": ("wired", None, True),  # its station st-b1 is attested
+        "c-b3": ("fm", None, True),
+        "c-c1": ("fm", None, False),  # expired in August, the other one withdrawn
+    }
+    means = {v.key: v.mean_availability for v in data.villages}
+    assert means == {"thon-a1": pytest.approx(65 / 68), "thon-a2": pytest.approx(67 / 68),
+                     "thon-a3": pytest.approx((49 + 68) / 2 / 68),
+                     "thon-b1": pytest.approx(50.5 / 68), "thon-b2": None, "thon-c1": None}
+    stations = {s.key: s.mean_availability for s in data.stations}
+    assert stations == {"st-a1": pytest.approx((65 + 67 + 49) / 3 / 68), "st-a2": 1.0,
+                        "st-b1": pytest.approx(50.5 / 68), "st-c1": None}
+    communes = {c.key: (c.mean_availability, c.coverage) for c in data.communes}
+    assert communes == {"xa-a": (pytest.approx((65 + 67 + 49 + 68) / 4 / 68), 1.0),
+                        "xa-b": (pytest.approx(50.5 / 68), pytest.approx(1 / 3))}
+
+
+def test_period_presets_name_whole_ranges() -> None:
+    d = dt.date
+    assert Period.of("day", d(2026, 10, 31)) == Period(d(2026, 10, 31), d(2026, 10, 31))
+    # ISO weeks run Monday to Sunday (10-30 is a Friday; 12-31 a Thursday).
+    assert Period.of("week", d(2026, 10, 30)) == Period(d(2026, 10, 26), d(2026, 11, 1))
+    assert Period.of("week", d(2026, 12, 31)) == Period(d(2026, 12, 28), d(2027, 1, 3))
+    assert Period.of("week", d(2026, 11, 2)) == Period(d(2026, 11, 2), d(2026, 11, 8))
+    assert Period.of("month", d(2028, 2, 10)) == Period(d(2028, 2, 1), d(2028, 2, 29))
+    assert Period.of("quarter", d(2026, 11, 2)) == Period(d(2026, 10, 1), d(2026, 12, 31))
+    assert Period.of("quarter", d(2028, 2, 29)) == Period(d(2028, 1, 1), d(2028, 3, 31))
+    assert Period.of("quarter", d(2026, 6, 30)) == Period(d(2026, 4, 1), d(2026, 6, 30))
+    assert Period.of("year", d(2026, 7, 1)) == Period(d(2026, 1, 1), d(2026, 12, 31))
+    assert [Period.of(p, d(2026, 11, 2)).days_count
+            for p in ("day", "week", "month", "quarter", "year")] == [1, 7, 30, 92, 365]
+    with pytest.raises(ValueError):
+        Period.of("fortnight", d(2026, 11, 2))
+
+
+def test_the_cli_reads_a_preset_or_a_range() -> None:
+    from controller.cli.errors import CliError
+    from controller.cli.report import _period
+
+    on = dt.datetime(2026, 10, 30)
+    assert _period(None, None, "week", on) == (dt.date(2026, 10, 26), dt.date(2026, 11, 1))
+    assert _period(None, None, "quarter", on) == (dt.date(2026, 10, 1), dt.date(2026, 12, 31))
+    assert _period(on, None, None, None) == (on.date(), on.date())  # --from alone: one day
+    assert _period(on, dt.datetime(2026, 11, 2), None, None) == (on.date(), dt.date(2026, 11, 2))
+    with pytest.raises(CliError, match="--period"):
+        _period(on, None, "week", None)  # both ways at once
+    with pytest.raises(CliError, match="--from"):
+        _period(None, None, None, on)  # neither
+
+
+def test_one_report_per_preset(installed: Installed) -> None:
+    """Each preset through the builder, measured until the report is made (11-05 19:00).
+
+    day 10-31 (17 h): ag-a1 up until 20:00 (15.5 h: 91.2 %, 2 of 2 aired), ag-b1 down
+    all day; c-a4 aired both 10-31 items: xa-a đạt, xa-b not.
+    week 10-26 .. 11-01 (7 x 17 = 119 h): ag-a1 10-29 12:00-21:30 (9.5) + 17 + 15.5 +
+    15.5 = 57.5 h; ag-a4 10-29 07:00-21:30 (14.5) + 3 x 17 = 65.5 h; ag-b1 10-29
+    06:00-21:30 (15.5) + 10-30 until 21:00 (16.5) + 11-01 (17) = 49 h. Nobody reported
+    before 10-29: every village fails but the attested ones (c-a5 from 10-15 reaches
+    thon-a2, st-b1 from 10-01 thon-b2).
+    quarter 10-01 .. 12-31, measured 10-01 .. 11-05 19:00 (35 x 17 + 14.5 = 609.5 h):
+    ag-a1 82 h (see the monthly test); st-b1's attestation covers it from 10-01, c-a5's
+    only from 10-15, so thon-b2 is reached and thon-a2 is not.
+    year 2026, measured to the same instant (308 x 17 + 14.5 = 5,250.5 h): ag-a1 82 h;
+    no attestation covers January.
+    """
+    def run(preset: str, on: dt.date):  # type: ignore[no-untyped-def]
+        period = Period.of(preset, on)
+        return ReportBuilder(installed.db).build(Request(period, scenario.DEFINITION,
+                                                         scenario.NOW, unit="tinh-a"))
+
+    def up(data, agent: str) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+        row = next(a for a in data.agents if a.agent_id == agent)
+        return row.up_ms, row.window_ms
+
+    day = run("day", dt.date(2026, 10, 31))
+    assert (day.meta.period.start, day.meta.period.end) == (dt.date(2026, 10, 31),) * 2
+    assert up(day, "ag-a1") == (int(15.5 * H), DAY) and up(day, "ag-b1") == (0, DAY)
+    a1 = next(a for a in day.agents if a.agent_id == "ag-a1")
+    assert (a1.targeted, a1.aired) == (2, 2)
+    assert {v.key: v.reached for v in day.villages} == {
+        "thon-a1": True, "thon-a2": True, "thon-a3": True, "thon-b1": False,
+        "thon-b2": True, "thon-c1": False}
+    assert (day.region.communes_dat, len(day.region.communes)) == (1, 2)
+
+    week = run("week", dt.date(2026, 10, 30))
+    assert (week.meta.period.start, week.meta.period.end) == (dt.date(2026, 10, 26),
+                                                              dt.date(2026, 11, 1))
+    assert up(week, "ag-a1") == (int(57.5 * H), 7 * DAY)
+    assert up(week, "ag-a4") == (int(65.5 * H), 7 * DAY)
+    assert up(week, "ag-b1") == (49 * H, 7 * DAY)
+    assert {v.key: (v.reached, v.basis) for v in week.villages} == {
+        "thon-a1": (False, "none"), "thon-a2": (True, "attested"),
+        "thon-a3": (False, "none"), "thon-b1": (False, "none"),
+        "thon-b2": (True, "attested"), "thon-c1": (False, "none")}
+    assert week.region.communes_dat == 0
+
+    quarter = run("quarter", dt.date(2026, 11, 2))
+    assert (quarter.meta.period.start, quarter.meta.period.end) == (dt.date(2026, 10, 1),
+                                                                    dt.date(2026, 12, 31))
+    assert up(quarter, "ag-a1") == (82 * H, 35 * DAY + int(14.5 * H))
+    reached = {v.key: (v.reached, v.basis) for v in quarter.villages}
+    assert reached["thon-b2"] == (True, "attested")
+    assert reached["thon-a2"] == (False, "none")
+    assert quarter.region.communes_dat == 0
+    assert (quarter.region.converted, quarter.region.stations) == (2, 4)
+
+    year = run("year", dt.date(2026, 11, 2))
+    assert (year.meta.period.start, year.meta.period.end) == (dt.date(2026, 1, 1),
+                                                              dt.date(2026, 12, 31))
+    assert up(year, "ag-a1") == (82 * H, 308 * DAY + int(14.5 * H))
+    assert not any(v.reached for v in year.villages)
+    assert (year.region.communes_dat, year.region.converted) == (0, 2)
