@@ -73,6 +73,10 @@ class NotCachedInTime(msgspec.Struct, frozen=True, kw_only=True, tag="not_cached
     first_start_ns: int
     ready_ns: int | None  # None: no estimate at all
     airings: int  # how many airings start too early
+    # Why there is no estimate, when the caller knows (``ReadyAt`` only answers a time):
+    # the agent is offline without the item, last heard from then (None: never).
+    offline: bool = False
+    last_seen_ns: int | None = None
 
 
 Conflict = Overlap | SessionOverbooked | NotCachedInTime

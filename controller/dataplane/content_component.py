@@ -10,6 +10,10 @@
   ``peer_key`` maps back to the agent's key for the service's per-request re-check;
 * items are located in the library's content store (``<data_dir>/content``);
 * the egress cap and the number of concurrent transfers come from ``[dataplane]``;
+* transfers are ordered, and judged late, by the air times of the station's own plans
+  (the planner's ``air_times``, ``controller.scheduling.deadlines``), and once it runs,
+  the conflict check asks its queue, with the fleet's presence, when an item can reach an
+  agent (``controller.scheduling.delivery``);
 * alerts (late, not found, corrupt) become typed events on the bus, naming the agent;
 * transfers' progress goes to the library's distribution board, which decides what
   becomes a ``content_transfer`` event (every state change, progress about once a second);
@@ -37,6 +41,7 @@ from controller.events import (
 )
 from controller.library.distribution import Standing
 from controller.library.store import ContentStore
+from controller.scheduling.delivery import plan_deadlines, plug_delivery_estimate
 from controller.storage.database import Database
 from controller.storage.tables.registry import AdminUnit
 
@@ -117,7 +122,7 @@ class ContentComponent:
             limits=ServiceLimits(egress_bytes_per_s=plane.egress_kbps * 1000 / 8,
                                  max_concurrent=plane.max_transfers),
             on_alert=self._alert, clock=station.time.clock, context=station.zmq_context,
-            zap_domain=AGENT_DOMAIN, external_zap=True,
+            zap_domain=AGENT_DOMAIN, external_zap=True, deadline=plan_deadlines(station),
             peer_key=CachedKeyOf(self._agents), on_transfer=self._progress)
         station.extras["content"] = self
 
@@ -128,8 +133,11 @@ class ContentComponent:
             raise ContentStartError(f"the content service cannot listen on {self.endpoint}: "
                                     f"{exc}") from None
         self.station.services.library.content.plug(self.service, self.commune)
+        if not plug_delivery_estimate(self.station, self.service):
+            log.warning("no fleet link: conflict checks count library items as ready now")
 
     def stop(self) -> None:
+        self.station.services.scheduling.programmes.unplug_readiness()
         self.station.services.library.content.unplug()
         self.service.stop()
 

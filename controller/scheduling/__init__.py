@@ -6,8 +6,11 @@ programmes into each agent's signed plan document.
   plans), used by the operator API;
 * ``Planner`` / ``PlannerComponent``: plan documents, published only when changed, timed
   by APScheduler in the daemon;
-* ``ReadinessEstimator``: the hook through which the content service tells the conflict
-  check when an item can be in an agent's cache.
+* ``ReadinessEstimator``: how the conflict check learns when an item can be in an
+  agent's cache (``delivery.DeliveryEstimator`` in a running station: cached, offline,
+  or behind the content service's queue at its egress cap);
+* ``deadlines.AirTimes``: the plans' air times, by which the content service orders its
+  transfers and raises its "late" alert.
 """
 
 from .announcer import EmergencyAnnouncer, EmergencyBroadcaster

@@ -17,6 +17,11 @@ plan gets no new version after a restart). Then:
   ``debounce_max_s`` after the first trigger, so a burst of edits is one round and a
   steady trickle cannot postpone it for ever.
 
+Every round also refreshes the prefetch deadlines (``air_times``, ``deadlines.py``) the
+content service orders its transfers by and judges them late by: the same jobs keep
+them following the plans, with no job of their own. The active emergency's item, due
+now, is followed from the emergency events as they happen.
+
 APScheduler settings, deliberately: one worker thread, so rounds never overlap;
 ``coalesce=True``, so rounds missed while the machine was suspended or busy collapse
 into one (a round is idempotent, only the latest state matters); and
@@ -37,10 +42,19 @@ from typing import TYPE_CHECKING, Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from controller.events import AgentEnrolled, AgentRevoked, AuditRecorded, Event
+from controller.events import (
+    AgentEnrolled,
+    AgentRevoked,
+    AuditRecorded,
+    EmergencyStarted,
+    EmergencyStopped,
+    Event,
+)
 from controller.fleet.publisher import FleetPublisher, Publishing
 
 from .announcer import EmergencyAnnouncer, NoBroadcaster
+from .deadlines import AirTimes
+from .emergencies import active_emergency
 from .planner import Planner, PlanRound
 from .retained import RememberingLink, republish
 
@@ -88,8 +102,10 @@ class PlannerComponent:
         publisher = FleetPublisher(self.commune, station.keyring, station.counters,
                                    RememberingLink(link, station.db, station.time,
                                                    self.commune_id), clock)
+        self.air_times = AirTimes(clock)
         self.planner = Planner(station.db, station.bus, station.time, self.commune, publisher,
-                               horizon_ns=self.settings.horizon_days * DAY_NS)
+                               horizon_ns=self.settings.horizon_days * DAY_NS,
+                               air_times=self.air_times)
         self.announcer = EmergencyAnnouncer(publisher, clock)
         self.last_round: PlanRound | None = None
         self.rounds = 0
@@ -117,6 +133,10 @@ class PlannerComponent:
                                     hours=self.settings.republish_every_hours)
         self._scheduler.start()
         self._subscription = self.station.bus.subscribe(self._on_event)
+        with self.station.db.session() as session:  # after subscribing: nothing missed
+            emergency = active_emergency(session, self.commune_id)
+        if emergency is not None:
+            self.air_times.set_emergency(bytes.fromhex(emergency.content))
 
     def stop(self) -> None:
         if self._subscription is not None:
@@ -167,6 +187,11 @@ class PlannerComponent:
         self.run_round()
 
     def _on_event(self, event: Event) -> None:
-        if isinstance(event, AuditRecorded | AgentEnrolled | AgentRevoked) and \
-                event.commune_id == self.commune_id:
+        if event.commune_id != self.commune_id:
+            return
+        if isinstance(event, EmergencyStarted):
+            self.air_times.set_emergency(bytes.fromhex(event.content))
+        elif isinstance(event, EmergencyStopped):
+            self.air_times.set_emergency(None)
+        if isinstance(event, AuditRecorded | AgentEnrolled | AgentRevoked):
             self.request_replan()

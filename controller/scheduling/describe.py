@@ -87,22 +87,34 @@ def conflict_entry(conflict: Conflict, tz: str, language: str | None) -> dict[st
                 "existing_ms": conflict.existing_ms, "proposed_ms": conflict.proposed_ms,
                 "excess_ms": conflict.excess_ms}
     assert isinstance(conflict, NotCachedInTime)
-    if conflict.ready_ns is None:
+    if conflict.ready_ns is not None:
+        template = N_("Cannot reach {agent} in time: item {content} would only be there at "
+                      "{ready}, after {start}; {airings} airings affected.")
+    elif conflict.offline and conflict.last_seen_ns is not None:
+        template = N_("Cannot reach {agent} in time: it is offline (last seen {last_seen}) "
+                      "and does not have item {content}, which airs at {start}; {airings} "
+                      "airings affected.")
+    elif conflict.offline:
+        template = N_("Cannot reach {agent} in time: it has never connected and does not "
+                      "have item {content}, which airs at {start}; {airings} airings "
+                      "affected.")
+    else:
         template = N_("{agent}: item {content} has no way to reach the agent before "
                       "{start} (the library does not hold it); {airings} airings affected.")
-    else:
-        template = N_("{agent}: item {content} reaches the agent only at {ready}, after "
-                      "{start}; {airings} airings affected.")
     message = gettext(template).format(
         agent=conflict.agent_id, content=conflict.content.hex()[:12],
         start=local_text(conflict.first_start_ns, tz),
         ready=local_text(conflict.ready_ns, tz) if conflict.ready_ns is not None else "",
+        last_seen=local_text(conflict.last_seen_ns, tz)
+        if conflict.last_seen_ns is not None else "",
         airings=conflict.airings)
     return {"kind": "not_cached_in_time", "message": message,
             "agents": [conflict.agent_id], "content": conflict.content.hex(),
             "slot_id": conflict.first_slot_id, "start": utc(conflict.first_start_ns),
             "ready_at": utc(conflict.ready_ns) if conflict.ready_ns is not None else None,
-            "airings": conflict.airings}
+            "airings": conflict.airings, "offline": conflict.offline,
+            "last_seen": utc(conflict.last_seen_ns)
+            if conflict.last_seen_ns is not None else None}
 
 
 def notice_entry(notice: AnyNotice, tz: str, language: str | None) -> dict[str, Any]:

@@ -10,6 +10,10 @@ A plan is published only if its *content* differs from the last one published to
 agent (stored in ``published_plan``, so this holds across restarts): the slots still
 relevant now, the routine, the pins and the zone. Versions are never compared (each
 publication takes a new one), and slots that merely ended since do not count as a change.
+
+Every round also hands the plans it built, published or unchanged, to the content
+service's prefetch deadlines (``deadlines.AirTimes``) *before* publishing any, so a
+transfer an agent starts on receiving its new plan is ordered by that plan's air times.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from schedules import (
     resolve,
 )
 
+from .deadlines import AirTimes, agent_keys
 from .plan_records import forget_agent, published_plans, record_publication
 from .publishing import DocumentPublisher
 from .store import approved_schedule, pinned_content
@@ -127,13 +132,15 @@ class PlanRound:
 
 class Planner:
     def __init__(self, db: Database, bus: EventBus, time: StationTime, commune: str,
-                 publisher: DocumentPublisher, *, horizon_ns: int = DEFAULT_HORIZON_NS) -> None:
+                 publisher: DocumentPublisher, *, horizon_ns: int = DEFAULT_HORIZON_NS,
+                 air_times: AirTimes | None = None) -> None:
         self.db = db
         self.bus = bus
         self.time = time
         self.commune = commune
         self.publisher = publisher
         self.horizon_ns = horizon_ns
+        self.air_times = air_times
         self._lock = threading.Lock()
 
     def replan(self) -> PlanRound:
@@ -153,9 +160,12 @@ class Planner:
             topology = load_topology(session, commune_id)
             pins = [bytes.fromhex(p) for p in pinned_content(session, commune_id)]
             previous = published_plans(session, commune_id)
+            keys = agent_keys(session, commune_id) if self.air_times is not None else {}
+        plans = build_plans(schedule, topology, pins, now_ns, end_ns)
+        if self.air_times is not None:
+            self.air_times.update(plans.values(), keys)
         result = PlanRound()
-        for agent, body in sorted(build_plans(schedule, topology, pins, now_ns,
-                                              end_ns).items()):
+        for agent, body in sorted(plans.items()):
             before = previous.get(agent)
             if before is not None and same_content(before[1], body, now_ns):
                 result.unchanged.append(agent)

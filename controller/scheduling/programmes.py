@@ -6,7 +6,9 @@ approves the edit, so fixing a typo in the 05:00 relay never silences it, and wh
 on the air is always something an approver approved.
 
 Every create, edit and approval runs ``schedules.check_programme`` against the approved
-schedule and the live topology. Conflicts refuse the change (nothing is stored) unless
+schedule and the live topology, and asks the readiness estimate (``readiness.py``; in a
+running station ``delivery.py``) whether each item can reach each targeted agent by its
+first airing. Conflicts refuse the change (nothing is stored) unless
 the operator answered with a resolution (``override``/``append``, applied with
 ``schedules.apply_resolution``); a programme placed by a resolution keeps it across
 later edits, since the operator already decided how it stands against the others.
@@ -42,13 +44,14 @@ from schedules import (
     ScheduleError,
     apply_resolution,
     check_programme,
+    resolve_targets,
 )
 
 from .access import CommuneAccess
 from .errors import ScheduleConflicts, invalid_schedule
 from .inputs import ProgrammeInput, build_programme, input_of, with_changes
 from .names import policy_name, priority_name, recurrence_dict
-from .readiness import LibraryReadiness, ReadinessEstimator
+from .readiness import LibraryReadiness, ReadinessEstimator, first_airings
 from .store import approved_schedule, programme_json, programme_of
 from .topology import commune_clusters, commune_villages, load_topology
 from .views import Checked, ItemView, Programmed, ProgrammeView, RevisionView
@@ -71,8 +74,12 @@ class ProgrammeService:
         self.horizon_ns = horizon_ns
 
     def plug_readiness(self, estimator: ReadinessEstimator) -> None:
-        """The content service's estimate replaces the library-only default."""
+        """The station's delivery estimate replaces the library-only default."""
         self.readiness = estimator
+
+    def unplug_readiness(self) -> None:
+        """Back to the library-only default (the content service stopped)."""
+        self.readiness = LibraryReadiness(self.db)
 
     @property
     def tz(self) -> str:
@@ -284,9 +291,13 @@ class ProgrammeService:
         schedule, _ = approved_schedule(session, access.unit_id, access.unit.key, self.tz)
         topology = load_topology(session, access.unit_id)
         now = self.time.clock.wall_ns()
+        end = now + self.horizon_ns
         try:
-            return check_programme(schedule, topology, programme, now, now + self.horizon_ns,
-                                   ready_at=self.readiness.estimate(access.unit_id, now))
+            readiness = self.readiness.estimate(
+                access.unit_id, now, resolve_targets(programme.targets, topology).agents,
+                first_airings(schedule, programme, now, end))
+            return readiness.explain(check_programme(schedule, topology, programme, now, end,
+                                                     ready_at=readiness))
         except ScheduleError as exc:
             raise invalid_schedule(exc) from None
 

@@ -1,7 +1,9 @@
 """End to end: the real daemon (``loaxa controller run`` with its embedded Mosquitto),
 driven through the real CLI; an agent enrolled through the one-time-code flow, whose
 side is a plain MQTT client with the agent's own credentials that checks every document
-the way an agent does (``ControlInbox`` over the trust it got at enrolment)."""
+the way an agent does (``ControlInbox`` over the trust it got at enrolment) and announces
+itself with a birth, as an agent does (a programme for an agent never heard from is a
+conflict: nothing can be promised to it)."""
 
 from __future__ import annotations
 
@@ -25,11 +27,12 @@ from agent.config import load as load_agent_config
 from agent.state import TRUST_SETTING, AgentState
 from protocols.acceptance import MemoryWatermarks
 from protocols.clock import ManualClock
-from protocols.codec import Rejected
+from protocols.codec import Rejected, encode
 from protocols.inbox import ControlInbox, DocumentAccepted
-from protocols.messages import Emergency, Plan
+from protocols.messages import PROTOCOL_VERSION, Birth, Emergency, Plan
 from protocols.mqtt import new_client
-from protocols.topics import agent_subscriptions
+from protocols.timefields import Stamp, TimeQuality
+from protocols.topics import AgentChannel, agent_subscriptions, agent_topic
 from protocols.trust import TrustStore
 from tests.support.station_process import ROOT, Operator, running_station
 
@@ -136,6 +139,11 @@ def listening(ear: AgentEar) -> Iterator[AgentEar]:
 
     def on_connect(c: mqtt.Client, *_args: Any) -> None:
         c.subscribe([(topic, 1) for topic in subscriptions])
+        now = time.time_ns()
+        birth = Birth(PROTOCOL_VERSION, ear.agent.agent_id, now, "ear", [], {},
+                      bytes(16), Stamp(1, time.monotonic_ns(), now, TimeQuality.SYNCED))
+        c.publish(agent_topic(COMMUNE, ear.agent.agent_id, AgentChannel.BIRTH),
+                  encode(birth), qos=1, retain=True)
 
     def on_message(_c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
         if message.payload:

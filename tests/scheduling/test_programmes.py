@@ -4,6 +4,7 @@ conflicts when programming, and the audit trail of every change."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 
 import pytest
 from sqlmodel import select
@@ -11,6 +12,7 @@ from sqlmodel import select
 from controller.events import ProgrammeApproved, ProgrammeWithdrawn
 from controller.registry.errors import Conflict, Forbidden, Invalid, NotFound
 from controller.scheduling import ItemRef, ProgrammeInput, ScheduleConflicts
+from controller.scheduling.readiness import Reach, Readiness
 from controller.scheduling.store import approved_schedule, programme_of
 from controller.storage.tables.audit import AuditEntry
 from controller.storage.tables.schedule import ProgrammeRevision
@@ -20,7 +22,6 @@ from schedules import (
     NotCachedInTime,
     Overlap,
     Placement,
-    ReadyAt,
     Resolution,
     SessionOverbooked,
 )
@@ -200,23 +201,35 @@ def test_session_caps_and_content_that_cannot_reach_the_agents(commune: Commune)
 
 def test_the_readiness_estimator_is_a_hook(commune: Commune) -> None:
     """The content service plugs in its own estimate; the conflict check asks it."""
-    asked: list[tuple[str, bytes]] = []
+    asked: list[tuple[list[str], dict[bytes, int]]] = []
 
     class TwoDaysAway:
-        def estimate(self, commune_id: int, now_ns: int) -> ReadyAt:
-            def ready_at(agent_id: str, content: bytes) -> int | None:
-                asked.append((agent_id, content))
-                return now_ns + 2 * 86_400 * 10**9
+        """ag-1 gets the item in two days; ag-2 is offline, last seen at ``now``."""
 
-            return ready_at
+        def estimate(self, commune_id: int, now_ns: int, agents: Sequence[str],
+                     airs: Mapping[bytes, int]) -> Readiness:
+            asked.append((list(agents), dict(airs)))
+            answers = {("ag-1", c): Reach(now_ns + 2 * 86_400 * 10**9) for c in airs}
+            answers.update({("ag-2", c): Reach(None, offline=True, last_seen_ns=now_ns)
+                            for c in airs})
+            return Readiness(answers, default=Reach(now_ns))
 
     commune.services.programmes.plug_readiness(TwoDaysAway())
     with pytest.raises(ScheduleConflicts) as late:
         commune.services.programmes.create(commune.who("op-a"), "xa-a", daily())
-    uncached = [c for c in late.value.report.conflicts if isinstance(c, NotCachedInTime)]
-    assert {c.agent_id for c in uncached} == {"ag-1", "ag-2", "ag-3"}
-    assert all(c.airings == 2 and c.ready_ns is not None for c in uncached)
-    assert ("ag-1", bytes.fromhex(MORNING)) in asked
+    uncached = {c.agent_id: c for c in late.value.report.conflicts
+                if isinstance(c, NotCachedInTime)}
+    assert set(uncached) == {"ag-1", "ag-2"}  # ag-3 is ready now: no conflict
+    assert (uncached["ag-1"].airings, uncached["ag-1"].offline) == (2, False)
+    assert uncached["ag-1"].ready_ns == commune.now_ns + 2 * 86_400 * 10**9
+    assert (uncached["ag-2"].ready_ns, uncached["ag-2"].offline,
+            uncached["ag-2"].last_seen_ns) == (None, True, commune.now_ns)
+    # asked with the first airing: tomorrow 05:00 in Hanoi (the kit's clock: 10:00)
+    tomorrow_five = int(dt.datetime(2026, 1, 1, 22, tzinfo=dt.UTC).timestamp()) * 10**9
+    assert asked == [(["ag-1", "ag-2", "ag-3"], {bytes.fromhex(MORNING): tomorrow_five})]
+    commune.services.programmes.unplug_readiness()  # back to the library's answer
+    assert commune.services.programmes.create(commune.who("op-a"), "xa-a",
+                                              daily()).report.ok
 
 
 def test_sessions_guard_the_programmes_in_them(commune: Commune) -> None:

@@ -217,6 +217,8 @@ class ConflictOut(Output):
     content: str | None = None
     ready_at: dt.datetime | None = None
     airings: int | None = None
+    offline: bool | None = None  # not_cached_in_time: the agent is offline without it
+    last_seen: dt.datetime | None = None  # ... and was last heard from then (null: never)
 
 
 class NoticeOut(Output):
