@@ -13,8 +13,9 @@ from textual.widgets import Checkbox, DataTable, Input, Select, SelectionList
 
 from controller.tui.forms.dialogs import ConfirmDialog, ConflictDialog
 from controller.tui.forms.programme import ProgrammeForm
+from controller.tui.forms.session import SessionForm
 from controller.tui.panes.schedule import SchedulePane
-from tests.tui.conftest import drive, until
+from tests.tui.conftest import drive, screen_text, until
 from tests.tui.workflow_support import DATE, Commune, assert_snapshot, furnish
 
 KEY = "xa-lich-phat"
@@ -178,15 +179,19 @@ def test_an_edit_that_conflicts_is_resolved_with_an_override(setting: Setting) -
                 await until(pilot, lambda box=box: box.value)
             form.query_one("#f-at", Input).value = "20:15"
             form.query_one("#f-priority", Select).value = "priority"
+            form.query_one("#f-policy", Select).value = "skip_if_busy"
             await pilot.press("ctrl+s")  # no conflict: saved at once
             await until(pilot, lambda: any(p["key"] == "tin-bao" for p in pane.programmes),
                         20, "the new programme in the list")
+            assert programme(setting, "tin-bao")["policy"] == "skip_if_busy"
             await highlight(pilot, pane, "tin-bao")
             await pilot.press("e")
             await until(pilot, lambda: form_ready(app))
             form = app.screen
             assert form.query_one("#f-title", Input).value == "Tin bão"
             assert form.query_one("#f-at", Input).value == "20:15"
+            assert form.query_one("#f-policy", Select).value == "skip_if_busy"
+            form.query_one("#f-policy", Select).value = "preempt"
             form.query_one("#f-at", Input).value = "06:00"
             await pilot.press("ctrl+s")
             await until(pilot, lambda: isinstance(app.screen, ConflictDialog), 20,
@@ -195,12 +200,15 @@ def test_an_edit_that_conflicts_is_resolved_with_an_override(setting: Setting) -
             await until(pilot, lambda: not isinstance(app.screen, (ConflictDialog,
                                                                    ProgrammeForm)), 20)
             edited = programme(setting, "tin-bao")
-            assert (edited["placement"], edited["priority"], edited["status"]) == (
-                "override", "priority", "draft")
+            assert (edited["placement"], edited["priority"], edited["status"],
+                    edited["policy"]) == ("override", "priority", "draft", "preempt")
             assert edited["recurrence"] == {"kind": "weekly", "weekdays": ["mon", "thu"],
                                             "at": "06:00:00", "since": None}
             await until(pilot, lambda: "T2,T5 06:00" in [str(c) for c in app.query_one(
                 "#schedule-programmes", DataTable).get_row("tin-bao")], 30)
+            await highlight(pilot, pane, "tin-bao")
+            assert "Khi đang bận: ngắt nội dung đang phát" in str(
+                app.query_one("#schedule-detail").render())
 
     drive(scenario)
 
@@ -233,5 +241,114 @@ def test_the_form_says_what_to_correct_and_stays_open(setting: Setting) -> None:
             keys = {p["key"] for p in setting.commune.call("GET", BASE)}
             assert "Thử" not in {p["title"] for p in setting.commune.call("GET", BASE)}
             assert keys >= {"sang"}
+
+    drive(scenario)
+
+
+def keys(app: Any) -> set[str]:
+    return {b.binding.description for b in app.screen.active_bindings.values()}
+
+
+def session(setting: Setting, key: str) -> dict[str, Any]:
+    return dict(setting.commune.call("GET", f"/communes/{KEY}/sessions/{key}"))
+
+
+async def save_form(pilot: Any, app: Any) -> None:
+    """Save the session form and wait until the controller took it."""
+    await pilot.press("ctrl+s")
+    await until(pilot, lambda: not isinstance(app.screen, SessionForm), 20,
+                "the session to be saved")
+
+
+def test_sessions_are_created_and_edited_in_their_form(setting: Setting) -> None:
+    async def scenario() -> None:
+        app = setting.commune.console(setting.operator)
+        async with app.run_test(size=(80, 24)) as pilot:
+            pane = await open_schedule(pilot)
+            # the programmes' keys first
+            assert "Khung giờ mới" not in keys(app) and "Chương trình mới" in keys(app)
+            await pilot.press("s")  # to the sessions: n and e now act on them
+            await until(pilot, lambda: pane.on_sessions() and "Khung giờ mới" in keys(app))
+            assert "Chương trình mới" not in keys(app) and "Duyệt" not in keys(app)
+            await until(pilot, lambda: "n Khung giờ mới" in screen_text(app)
+                        and "e Sửa khung giờ" in screen_text(app), what="the footer")
+            await pilot.press("n")
+            await until(pilot, lambda: isinstance(app.screen, SessionForm)
+                        and bool(app.screen.query("#s-key")))
+            form = app.screen
+            await assert_snapshot(pilot, "schedule-session-form", [DATE])
+
+            await pilot.press("ctrl+s")  # empty: the form says what is missing
+            await until(pilot, lambda: bool(messages(app, "warning")))
+            assert form.query_one("#s-key", Input).has_focus
+            form.query_one("#s-key", Input).value = "trua"
+            form.query_one("#s-name", Input).value = "Buổi trưa"
+            form.query_one("#s-start", Input).value = "11:00"
+            form.query_one("#s-cap", Input).value = "0"
+            app.clear_notifications()
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: bool(messages(app, "warning")))
+            assert "1 đến 1440" in messages(app, "warning")[0]
+            assert form.query_one("#s-cap", Input).has_focus
+            form.query_one("#s-cap", Input).value = "15"
+            for day in ("sat", "sun"):  # weekdays only, from the keyboard
+                box = form.query_one(f"#s-day-{day}", Checkbox)
+                box.focus()
+                await until(pilot, lambda box=box: box.has_focus)
+                await pilot.press("space")
+                await until(pilot, lambda box=box: not box.value)
+            await save_form(pilot, app)
+            made = session(setting, "trua")
+            assert (made["name"], made["start"], made["cap_minutes"],
+                    made["length_minutes"], made["weekdays"]) == (
+                "Buổi trưa", "11:00:00", 15, None, ["mon", "tue", "wed", "thu", "fri"])
+            assert any("Đã tạo khung giờ trua" in m for m in messages(app))
+            await until(pilot, lambda: "trua" in [str(c) for c in app.query_one(
+                "#schedule-sessions", DataTable).get_row_at(
+                app.query_one("#schedule-sessions", DataTable).cursor_row)])
+
+            await pilot.press("e")  # the session under the cursor: trua
+            await until(pilot, lambda: isinstance(app.screen, SessionForm)
+                        and bool(app.screen.query("#s-name")))
+            form = app.screen
+            assert not form.query("#s-key")  # an id does not change
+            assert (form.query_one("#s-name", Input).value,
+                    form.query_one("#s-start", Input).value,
+                    form.query_one("#s-cap", Input).value) == ("Buổi trưa", "11:00", "15")
+            assert not form.query_one("#s-day-sat", Checkbox).value
+            form.query_one("#s-start", Input).value = "11:30"
+            form.query_one("#s-window", Input).value = "30"
+            form.query_one("#s-day-sat", Checkbox).value = True
+            await save_form(pilot, app)
+            edited = session(setting, "trua")
+            assert (edited["start"], edited["cap_minutes"], edited["length_minutes"],
+                    edited["weekdays"]) == (
+                "11:30:00", 15, 30, ["mon", "tue", "wed", "thu", "fri", "sat"])
+            await until(pilot, lambda: ["trua", "Buổi trưa", "11:30", "15",
+                                        "T2,T3,T4,T5,T6,T7"] in [
+                [str(c) for c in row] for row in (
+                    app.query_one("#schedule-sessions", DataTable).get_row_at(n)
+                    for n in range(len(pane.sessions)))])
+
+            # the controller's refusal: the id is taken; the form stays open
+            await pilot.press("n")
+            await until(pilot, lambda: isinstance(app.screen, SessionForm)
+                        and bool(app.screen.query("#s-key")))
+            form = app.screen
+            form.query_one("#s-key", Input).value = "sang-som"
+            form.query_one("#s-start", Input).value = "05:00"
+            form.query_one("#s-cap", Input).value = "30"
+            app.clear_notifications()
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: bool(messages(app, "error")), 20)
+            assert "sang-som" in messages(app, "error")[0]
+            assert isinstance(app.screen, SessionForm)
+            await pilot.press("escape")
+            await until(pilot, lambda: not isinstance(app.screen, SessionForm))
+            assert session(setting, "sang-som")["start"] == "05:30:00"  # unchanged
+
+            await pilot.press("escape")  # back to the programmes
+            await until(pilot, lambda: not pane.on_sessions()
+                        and "Chương trình mới" in keys(app))
 
     drive(scenario)

@@ -1,6 +1,8 @@
 """The Lịch phát (Schedule) tab: the commune's sessions and programmes, a programme's
 details and next airings, the programme form (new, edit), approval (approvers only: the
-controller's refusal is shown to anyone else) and withdrawal.
+controller's refusal is shown to anyone else) and withdrawal; the session form (new,
+edit) on the sessions table (``s`` goes there, Escape back to the programmes): the keys
+``n`` and ``e`` act on the table that has the focus, and the footer says which.
 
 Today's whole timeline is on the Overview tab; here a programme's next airings come from
 the timelines of today and the next three days (the approved schedule only).
@@ -41,6 +43,7 @@ from ..forms.programme import (
     clock,
     moment,
 )
+from ..forms.session import SessionForm
 from ..messages import LiveEvent
 from .base import Pane
 
@@ -106,7 +109,13 @@ class SchedulePane(Pane):
         Binding("e", "edit", N_("Edit")),
         Binding("a", "approve", N_("Approve")),
         Binding("w", "withdraw", N_("Withdraw")),
+        Binding("s", "sessions", N_("Sessions")),
+        Binding("n", "new_session", N_("New session")),
+        Binding("e", "edit_session", N_("Edit session")),
+        Binding("escape", "programmes", N_("Programmes")),
     ]
+    SESSION_ACTIONS = frozenset({"new_session", "edit_session", "programmes"})
+    PROGRAMME_ACTIONS = frozenset({"new", "edit", "approve", "withdraw", "sessions"})
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -118,8 +127,7 @@ class SchedulePane(Pane):
 
     def compose(self) -> ComposeResult:
         yield Label(_("Broadcast sessions"), classes="heading")
-        sessions: DataTable[Text] = DataTable(id="schedule-sessions", cursor_type="row",
-                                              show_cursor=False)
+        sessions: DataTable[Text] = DataTable(id="schedule-sessions", cursor_type="row")
         yield sessions
         programmes: DataTable[Text] = DataTable(id="schedule-programmes",
                                                 cursor_type="row", zebra_stripes=True)
@@ -157,6 +165,17 @@ class SchedulePane(Pane):
     def focus_main(self) -> None:
         self.query_one("#schedule-programmes", DataTable).focus()
 
+    def on_sessions(self) -> bool:
+        """Whether the sessions table has the focus (then ``n``/``e`` act on it)."""
+        return any(t.has_focus for t in self.query("#schedule-sessions"))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self.SESSION_ACTIONS:
+            return self.on_sessions()
+        if action in self.PROGRAMME_ACTIONS:
+            return not self.on_sessions()
+        return True
+
     def on_live_event(self, message: LiveEvent) -> None:
         if message.kind in ("programme_approved", "programme_withdrawn", "plan_published") \
                 and message.event.get("commune") == self.commune and self.shown:
@@ -182,12 +201,15 @@ class SchedulePane(Pane):
 
     def show(self) -> None:
         sessions = self.query_one("#schedule-sessions", DataTable)
+        row = sessions.cursor_row
         sessions.clear()
         for s in self.sessions:
             sessions.add_row(cell(s["key"]), cell(s.get("name")), cell(clock(s["start"])),
                              cell(s["cap_minutes"]),
-                             cell(days_text(s.get("weekdays") or [])))
-        if not self.sessions:
+                             cell(days_text(s.get("weekdays") or [])), key=str(s["key"]))
+        if self.sessions:
+            sessions.move_cursor(row=min(row, len(self.sessions) - 1))
+        else:
             sessions.add_row(Text(_("No sessions yet.")))
         table = self.query_one("#schedule-programmes", DataTable)
         current = self.selected()
@@ -240,6 +262,41 @@ class SchedulePane(Pane):
         detail.update(Text("\n".join(lines)))
 
     # ------------------------------------------------------------------ actions
+    def action_sessions(self) -> None:
+        self.query_one("#schedule-sessions", DataTable).focus()
+
+    def action_programmes(self) -> None:
+        self.focus_main()
+
+    def selected_session(self) -> dict[str, Any] | None:
+        table = self.query_one("#schedule-sessions", DataTable)
+        if not self.sessions or not 0 <= table.cursor_row < len(self.sessions):
+            return None
+        return self.sessions[table.cursor_row]
+
+    def action_new_session(self) -> None:
+        self.run_worker(self.open_session_form(None), group="schedule-form",
+                        exclusive=True)
+
+    def action_edit_session(self) -> None:
+        session = self.selected_session()
+        if session is not None:
+            self.run_worker(self.open_session_form(session), group="schedule-form",
+                            exclusive=True)
+
+    async def open_session_form(self, session: dict[str, Any] | None) -> None:
+        saved = await self.app.push_screen_wait(SessionForm(self.connection, self.commune,
+                                                            session))
+        if saved is None:
+            return
+        text = _("Created session {key}.") if session is None else _("Saved session {key}.")
+        tell(self, text.format(key=saved["key"]))
+        await self.reload()
+        keys = [str(s["key"]) for s in self.sessions]
+        if saved["key"] in keys:
+            self.query_one("#schedule-sessions", DataTable).move_cursor(
+                row=keys.index(saved["key"]))
+
     def action_new(self) -> None:
         self.run_worker(self.open_form(None), group="schedule-form", exclusive=True)
 
