@@ -19,8 +19,17 @@ The engine's Clock (``--clock``):
   exchange would give), for comparison.
 
 All engines air the same item (default 10 minutes of pink noise, Ogg/Opus 24 kbit/s) at
-the same true instant T. Then ``--trials`` emergencies are injected (content cached,
-amplifier already on, no attention tone).
+the same true instant T. Then ``--trials`` emergencies are injected (content cached but
+not kept ready, amplifier already on, no attention tone) by calling ``play_now``: the
+engine alone, many to a process.
+
+``--emergency-only`` measures what issue 6 names instead, on real agents: from the
+agent *accepting* a signed emergency document to the first emergency sample its card
+presents (``bench/emergencyworld.py``). ``--agents`` (default 10) real ``AgentService``s
+behind a real Mosquitto, by default each in a process of its own (one engine per
+process, as deployed; ``--processes`` fewer for contention), amplifier already on.
+``--trials`` (default 20) commune-wide emergencies alternate between a pinned item
+(kept ready by every agent) and one that is only cached; each airs 1 s, then is stopped.
 
 Measured from the audio truth: each sink's recording is cross-correlated with the decoded
 item to find when sample 0 (start) and the sample 5 s before the end were presented, on
@@ -33,6 +42,8 @@ before T and at the end probe.
     .venv/bin/python bench/bench_playout.py --agents 10 --item-seconds 60 --converge-s 30
     .venv/bin/python bench/bench_playout.py --footprint          # one agent: RSS, CPU,
                                                                  # and the decoder options
+    .venv/bin/python bench/bench_playout.py --emergency-only     # 10 agent processes
+    .venv/bin/python bench/bench_playout.py --emergency-only --agents 50 --processes 2
 """
 
 from __future__ import annotations
@@ -80,6 +91,7 @@ from protocols.messages import Play, PlayOutcome  # noqa: E402
 from tests.playout.audio_compare import best_lag  # noqa: E402
 from tests.playout.media import Item, noise_item  # noqa: E402
 from tests.playout.rig import slot  # noqa: E402
+from tests.support.broker import running_broker  # noqa: E402
 
 S = 1_000_000_000
 MS = 1_000_000
@@ -372,10 +384,15 @@ def footprint(measure_s: float, av_python: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--agents", type=int, default=50)
-    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--agents", type=int, help="default 50 (10 with --emergency-only)")
+    parser.add_argument("--processes", type=int,
+                        help="default 2 (with --emergency-only: one per agent)")
     parser.add_argument("--item-seconds", type=float, default=600.0)
-    parser.add_argument("--trials", type=int, default=10)
+    parser.add_argument("--trials", type=int, help="default 10 (20 with --emergency-only)")
+    parser.add_argument("--emergency-only", action="store_true",
+                        help="real agents: emergency accepted -> first sample only")
+    parser.add_argument("--em-seconds", type=float, default=20.0,
+                        help="length of the emergency items (--emergency-only)")
     parser.add_argument("--ahead-ms", type=int, default=EngineConfig().ahead_ms)
     parser.add_argument("--clock", choices=("exchange", "oracle"), default="exchange",
                         help="the engines' clock: the real clock exchange, or exact truth")
@@ -405,11 +422,24 @@ def main() -> None:
     parser.add_argument("--av-python", default=sys.executable,
                         help="an interpreter with PyAV installed, for the comparison")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    for name in ("cache", "item-sha", "em-sha", "keys", "endpoint", "server-key"):
+    parser.add_argument("--agent-worker", action="store_true", help=argparse.SUPPRESS)
+    for name in ("cache", "item-sha", "em-sha", "keys", "endpoint", "server-key", "configs",
+                 "pinned"):
         parser.add_argument(f"--{name}", help=argparse.SUPPRESS)
     for name in ("t-wall", "first", "count"):
         parser.add_argument(f"--{name}", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.agent_worker:
+        from bench.emergencyworld import agent_worker
+
+        agent_worker(args)
+        return
+    if args.emergency_only:
+        emergency_only(args)
+        return
+    args.agents = args.agents or 50
+    args.processes = args.processes or 2
+    args.trials = args.trials or 10
     if args.worker:
         print(json.dumps(worker(args)))
         return
@@ -506,7 +536,8 @@ def report(args: argparse.Namespace, parts: list[dict[str, Any]], load: float,
     print(f"error {END_BEFORE_S:g} s before the end (ms):             {dist(end_err)}")
     print(f"inter-agent skew at start (ms, {len(skew_start)} pairs): {dist(skew_start)}")
     print(f"inter-agent skew at end   (ms, {len(skew_end)} pairs): {dist(skew_end)}")
-    print(f"emergency accepted -> first sample (ms, {len(latencies)}): {dist(latencies, 1)}")
+    print(f"emergency play_now -> first sample, engine only, item not kept ready "
+          f"(ms, {len(latencies)}): {dist(latencies, 1)}")
     for when in ("start", "end"):
         probes = [a[f"clock_at_{when}"] for a in agents]
         errors = [abs(c["error_ms"]) for c in probes if c["error_ms"] is not None]
@@ -544,6 +575,114 @@ def report(args: argparse.Namespace, parts: list[dict[str, Any]], load: float,
         events.update(part["events"])
     print(f"engine events: {dict(sorted(events.items()))}")
     print(f"CPU while airing: {cpu} cores per process; max RSS per process {rss_mb:.1f} MB")
+
+
+# --------------------------------------------------------------------------- emergencies
+
+
+def emergency_only(args: argparse.Namespace) -> None:
+    """Real agents: a signed emergency document accepted -> its first sample presented."""
+    from bench.emergencyworld import Fleet
+
+    agents = args.agents or 10
+    processes = min(args.processes or agents, agents)
+    trials = args.trials or 20
+    loads = [os.getloadavg()[0]]
+    began = time.monotonic()
+    published: dict[str, int] = {}
+    parts: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="bench-emergency-") as tmp, \
+            running_broker(Path(tmp) / "broker") as broker:
+        root = Path(tmp)
+        media = root / "media"
+        media.mkdir()
+        pinned = noise_item(media, args.em_seconds, seed=12)
+        cached = noise_item(media, args.em_seconds, seed=13)
+        with Fleet(broker, root, agents, pinned, cached) as fleet:
+            fleet.publish_plans()
+            per = -(-agents // processes)
+            procs = []
+            for p in range(processes):
+                group = fleet.agents[p * per:(p + 1) * per]
+                if not group:
+                    break
+                cmd = [sys.executable, __file__, "--agent-worker",
+                       "--configs", ",".join(str(a.config) for a in group),
+                       "--pinned", pinned.sha.hex()]
+                procs.append(subprocess.Popen(cmd, stdin=subprocess.PIPE,
+                                              stdout=subprocess.PIPE, text=True, cwd=ROOT))
+            try:
+                for proc in procs:
+                    assert proc.stdout is not None
+                    if proc.stdout.readline().strip() != "ready":
+                        raise SystemExit("an agent worker failed to start (see its stderr)")
+                # The amplifiers on (and kept on: a 10-minute tail), as the target assumes.
+                fleet.emergency("warm-up", pinned)
+                time.sleep(3.0)
+                fleet.emergency("warm-up", None)
+                time.sleep(1.5)
+                loads.append(os.getloadavg()[0])
+                for k in range(trials):
+                    item, kind = (pinned, "pinned") if k % 2 == 0 else (cached, "cached")
+                    eid = f"e{k}-{kind}"
+                    published[eid] = fleet.emergency(eid, item)
+                    time.sleep(1.0)
+                    fleet.emergency(eid, None)
+                    time.sleep(1.5)
+                loads.append(os.getloadavg()[0])
+            finally:
+                for proc in procs:
+                    assert proc.stdin is not None and proc.stdout is not None
+                    proc.stdin.close()
+                    out = proc.stdout.read()
+                    if proc.wait(60) == 0 and out.strip():
+                        parts.extend(json.loads(out.strip().splitlines()[-1]))
+    elapsed = time.monotonic() - began
+    if args.json is not None:
+        args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
+                                         "agents": parts, "published": published}))
+    emergency_report(args, agents, len(procs), trials, parts, published, loads, elapsed)
+
+
+def emergency_report(args: argparse.Namespace, agents: int, processes: int, trials: int,
+                     parts: list[dict[str, Any]], published: dict[str, int],
+                     loads: list[float], elapsed: float) -> None:
+    during = ", ".join(f"{x:.2f}" for x in loads[1:]) or "?"
+    print(f"machine: {platform.node()} {platform.machine()}, nproc {os.cpu_count()}, "
+          f"Python {platform.python_version()}; load average (1 min) before the run "
+          f"{loads[0]:.2f}, when the trials began and ended {during}, after "
+          f"{os.getloadavg()[0]:.2f}")
+    print(f"workload: {agents} real agents (AgentService) in {processes} processes "
+          f"({-(-agents // processes)} per process), real Mosquitto (TLS); {trials} "
+          f"commune-wide emergencies alternating a pinned item (kept ready) and a cached "
+          f"one, {args.em_seconds:g} s Ogg/Opus items, amplifier already on, no attention "
+          f"tone; wall time {elapsed:.0f} s")
+    if len(parts) != agents:
+        print(f"WARNING: results from {len(parts)} of {agents} agents")
+    for kind in ("pinned", "cached"):
+        from_accept, from_publish, verify = [], [], []
+        unheard = 0
+        for a in parts:
+            for eid, first in a["first"].items():
+                if not eid.endswith(kind):
+                    continue
+                accepted = a["accepted"][eid]
+                if first is None:
+                    unheard += 1
+                    continue
+                from_accept.append((first - accepted) / MS)
+                from_publish.append((first - published[eid]) / MS)
+                verify.append((accepted - a["received"][eid]) / MS)
+        expected = agents * len([e for e in published if e.endswith(kind)])
+        label = "pinned, kept ready" if kind == "pinned" else "cached, not pinned"
+        if not from_accept:
+            print(f"{label}: nothing heard")
+            continue
+        print(f"{label}: {len(from_accept)} of {expected} emergencies heard"
+              f"{f', {unheard} accepted but not heard' if unheard else ''}")
+        print(f"  accepted -> first sample (ms):  {dist(from_accept, 1)}")
+        print(f"  published -> first sample (ms): {dist(from_publish, 1)}")
+        print(f"  received -> accepted, inbox (ms): {dist(verify, 2)}")
 
 
 if __name__ == "__main__":

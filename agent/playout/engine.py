@@ -522,6 +522,12 @@ class PlayoutEngine:
         if self._urgent is not None:
             entry = self._urgent
             if self._startable(entry, p):
+                # What it waited behind is silence: only the bridge to its first write
+                # stays queued (the next pass begins it, at the earlier position).
+                bridge = self.config.cut_fill_ms
+                if self._startable(entry, self._keep_until(now, bridge)) and self._cut(
+                        now, f"{entry.key} ready", bridge):
+                    return False
                 self._urgent = None
                 self._begin(entry, p, off)
                 return False
@@ -729,21 +735,22 @@ class PlayoutEngine:
         if accepted < frames_in(data):
             log.warning("sink accepted %d of %d frames", accepted, frames_in(data))
 
-    def _cut(self, now: int, cause: str, fill_ms: int) -> None:
+    def _cut(self, now: int, cause: str, fill_ms: int) -> bool:
         """Take back queued-but-unplayed frames so a stop or emergency is heard at once.
 
         ``fill_ms`` stays queued beyond what the card took: cutting to nothing would
         leave the card only its own period to wait for the next write, an underrun under
-        load (harmless before an emergency that writes at once, not before silence)."""
+        load (harmless before an emergency that writes at once, not before silence).
+        True when frames were taken back."""
         w = self._sink.frames_written()
         p = self._line.predict(w)
         keep_until = self._keep_until(now, fill_ms)
         excess = (1 << 30) if p is None else int((p - keep_until) / NS_PER_FRAME)
         if excess <= 0:
-            return
+            return False
         taken = self._sink.retract(excess)
         if not taken:
-            return
+            return False
         w = self._sink.frames_written()
         if self._airing is not None:
             a = self._airing
@@ -751,6 +758,7 @@ class PlayoutEngine:
             if a.first_frame is not None and a.first_frame >= w:
                 a.first_frame = None
         self._proof.truncate(w, cause)
+        return True
 
     def _keep_until(self, now: int, fill_ms: int) -> int:
         """``fill_ms`` beyond what the card has already taken (out of our reach)."""
