@@ -27,6 +27,10 @@ For each targeted agent and each item of the programme:
    set the finish. Without a cap the station sets no bound: an online agent counts as
    ready now.
 
+Only for the station's own commune: its fleet link and its content service know nothing
+of the agents of other communes the same database (and API) may hold, so those keep the
+library's answer (``LibraryReadiness``).
+
 Cheap by design: one snapshot of the transfer queue and of the presence tracker, three
 indexed queries, and a plan document decoded only when the agent claims to have applied
 a version not decoded before. Nothing runs per chunk.
@@ -52,7 +56,7 @@ from controller.storage.tables.schedule import PublishedPlan
 from protocols.messages import Plan
 
 from .deadlines import AirTimes
-from .readiness import NO_ESTIMATE, Reach, Readiness
+from .readiness import NO_ESTIMATE, LibraryReadiness, Reach, Readiness
 
 if TYPE_CHECKING:
     from controller.daemon import Station
@@ -116,9 +120,11 @@ def last_seen_ns(state: LiveState | None) -> int | None:
 class DeliveryEstimator:
     """The ``ReadinessEstimator`` of a running station (see the module docstring)."""
 
-    def __init__(self, db: Database, presence: Presence, transfers: Transfers,
-                 rate_bytes_per_s: float | None) -> None:
+    def __init__(self, db: Database, commune_id: int, presence: Presence,
+                 transfers: Transfers, rate_bytes_per_s: float | None) -> None:
         self.db = db
+        self.commune_id = commune_id
+        self.elsewhere = LibraryReadiness(db)
         self.presence = presence
         self.transfers = transfers
         self.rate = rate_bytes_per_s
@@ -127,6 +133,8 @@ class DeliveryEstimator:
 
     def estimate(self, commune_id: int, now_ns: int, agents: Sequence[str],
                  airs: Mapping[bytes, int]) -> Readiness:
+        if commune_id != self.commune_id:
+            return self.elsewhere.estimate(commune_id, now_ns, agents, airs)
         agents, contents = list(dict.fromkeys(agents)), list(airs)
         states = self.presence(agents)
         sizes, keys = self._library_and_keys(commune_id, agents, contents)
@@ -219,9 +227,12 @@ def plan_deadlines(station: Station) -> DeadlineHook | None:
 def plug_delivery_estimate(station: Station, service: ContentService) -> bool:
     """Conflict checks ask the running content service and the fleet's presence from now
     on; whether it could be plugged (it needs the fleet link)."""
-    presence = getattr(station.extras.get("fleet"), "presence", None)
-    if presence is None:
+    from controller.fleet.component import FleetComponent
+
+    fleet = station.extras.get("fleet")
+    if not isinstance(fleet, FleetComponent):
         return False
     station.services.scheduling.programmes.plug_readiness(DeliveryEstimator(
-        station.db, presence.get, service.transfers, service.limits.egress_bytes_per_s))
+        station.db, fleet.commune_id, fleet.presence.get, service.transfers,
+        service.limits.egress_bytes_per_s))
     return True

@@ -13,10 +13,12 @@ import pytest
 
 from controller.dataplane.content_service import TransferProgress
 from controller.fleet.presence import LiveState
+from controller.registry.stations import find_commune
 from controller.scheduling import ItemRef, ProgrammeInput, ScheduleConflicts
 from controller.scheduling.delivery import DeliveryEstimator, applied_plan, ready_by
 from controller.scheduling.describe import conflict_entry
 from controller.scheduling.readiness import NO_ESTIMATE, Reach
+from controller.storage.tables.library import LibraryItem
 from controller.storage.tables.registry import Agent
 from controller.storage.tables.schedule import PublishedPlan
 from protocols.content import NO_DEADLINE_NS
@@ -118,7 +120,8 @@ def fleet(commune: Commune) -> Fleet:
 
 
 def estimator(commune: Commune, fleet: Fleet, rate: float | None = RATE) -> DeliveryEstimator:
-    return DeliveryEstimator(commune.kit.db, fleet.presence, fleet.transfers, rate)
+    return DeliveryEstimator(commune.kit.db, commune.commune_id, fleet.presence,
+                             fleet.transfers, rate)
 
 
 def test_online_agents_wait_for_the_queue_and_each_other(commune: Commune,
@@ -177,6 +180,22 @@ def test_cached_offline_and_unknown(commune: Commune, fleet: Fleet) -> None:
     fleet.online("ag-1", **{**vouched, "applied": {"plan": {"epoch": 1, "version": 6}}})
     answers = estimator(commune, fleet).estimate(commune.commune_id, now, ["ag-1"], {M: now + HOUR})
     assert answers("ag-1", M) == now + S
+
+
+def test_other_communes_keep_the_librarys_answer(commune: Commune, fleet: Fleet) -> None:
+    """The station's fleet link and content service know only its own commune's agents."""
+    with commune.kit.db.session() as session:
+        other = find_commune(session, "xa-b").id
+    assert other is not None
+    with commune.kit.db.transaction() as session:
+        session.add(LibraryItem(commune_id=other, sha256=STORM, title="Tin bão", duration_ms=1,
+                                size_bytes=10**9, bitrate_bps=1, integrated_lufs=-16.0,
+                                speech_lufs=-16.0, true_peak_dbtp=-1.0))
+    now = commune.now_ns
+    mine = estimator(commune, fleet).estimate(commune.commune_id, now, ["ag-1"], {S_: now})
+    assert mine.reach("ag-1", S_) == Reach(None, offline=True)  # never heard from
+    theirs = estimator(commune, fleet).estimate(other, now, ["b-1"], {S_: now})
+    assert theirs.reach("b-1", S_) == Reach(now)
 
 
 def test_conflicts_name_the_late_and_the_offline_agents(commune: Commune,
