@@ -8,6 +8,7 @@ For the integrator::
                            config=EngineConfig(amp_lead_ms=cfg.amp_lead_ms, ...))
     engine.start()                       # relay off, sink opened, thread running
     engine.set_timeline([ScheduledSlot(plan_slot, village_peers=n), ...], done=aired_ids)
+    engine.keep_ready(plan.pins)         # their start decoded in memory: heard at once
     engine.play_now(EmergencyRequest(emergency_id, content, repeat_every_s=..., ...))
     engine.stop_emergency(emergency_id); engine.stop(); engine.volume = 70
     engine.progress_marker(); engine.now_playing(); engine.amp_on; engine.drift_ppm

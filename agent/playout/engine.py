@@ -19,7 +19,9 @@ higher priority) or is skipped (``SKIP_IF_BUSY``). A pre-empted slot restarts fr
 beginning once the air is free, if that is before its ``window_end_ns``. A slot found
 already running (agent restarted, time trusted late, plan arrived late) joins at the
 matching offset when village neighbours air it too, restarts when it is at most
-``grace_s`` late, and is otherwise missed. Emergencies pre-empt anything at once.
+``grace_s`` late, and is otherwise missed. Emergencies pre-empt anything at once: the
+queued FIFO is taken back to what the card needs, and an item kept ready (``keep_ready``:
+the plan's pins) is written from its pre-decoded start in the same tick.
 
 The thread never touches disk or network: decoders run in their own threads (pre-roll),
 records and events go to a dispatcher thread, the relay is a GPIO write.

@@ -67,7 +67,8 @@ class WarmStore:
             pcm = stream.read(self._frames)
             stream.close()
             if error is not None:
-                log.warning("cannot keep %s ready for an emergency: %s", sha.hex()[:12], error)
+                # not fetched yet, usually (a corrupt file is logged by the cache)
+                log.debug("cannot keep %s ready for an emergency: %s", sha.hex()[:12], error)
                 self._failed[sha] = now + self._retry_ns
             else:
                 self._ready[sha] = Prefix(pcm, whole=frames_in(pcm) < self._frames)
