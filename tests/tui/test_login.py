@@ -16,6 +16,10 @@ async def log_in(pilot, app, username: str, password: str) -> None:  # type: ign
     screen = app.screen
     screen.query_one("#username", Input).value = username
     screen.query_one("#password", Input).value = password
+    # A button ignores clicks during its 0.2 s press effect (a double click is one
+    # press): a refusal can come back faster than that, so wait as a person would.
+    button = screen.query_one("#log-in")
+    await until(pilot, lambda: not button.has_class("-active"), what="the button ready")
     await pilot.click("#log-in")
 
 
