@@ -647,17 +647,20 @@ class Journal:
     def last_seq(self) -> int:
         return self._next_seq - 1
 
-    def played_slots(self, since_wall_ns: int) -> frozenset[str]:
+    def played_slots(self, since_wall_ns: int, *, unless_reason: str = "") -> frozenset[str]:
         """Slot ids with a play record since ``since_wall_ns``: after a restart the engine
-        must not air them again. (Play records are never dropped before acknowledgement;
-        acknowledged ones are pruned only under the size bound, oldest first.)"""
+        must not air them again — except those whose only records give ``unless_reason``
+        (a clean stop cut them; the new run restarts or joins them as after a crash).
+        (Play records are never dropped before acknowledgement; acknowledged ones are
+        pruned only under the size bound, oldest first.)"""
         with self._lock:
             rows = self._conn.execute("SELECT body FROM records WHERE kind = ? AND wall_ns >= ?",
                                       (int(Kind.PLAY), since_wall_ns)).fetchall()
         found = set()
         for (body,) in rows:
             record = _record_decoder.decode(body)
-            if isinstance(record, Play):
+            if isinstance(record, Play) and not (unless_reason and
+                                                 record.reason == unless_reason):
                 found.add(record.slot_id)
         return frozenset(found)
 

@@ -78,6 +78,7 @@ from .journal import (
     read_kernel_boot_id,
 )
 from .link import Incoming, LinkDown, LinkSettings, LinkUp, MqttLink
+from .playout import STOPPED_REASON
 from .playout_api import Playout
 from .state import TRUST_SETTING, AgentState
 from .telemetry import SystemReadings
@@ -193,7 +194,8 @@ class AgentService:
         # The real loudspeakers unless a test hands in its own stand-in.
         self.playout: Playout = playout or Broadcaster(
             settings, self.clock, boot=self.journal.boot,
-            done_slots=self.journal.played_slots(self.clock.wall_ns() - PLAYED_LOOKBACK_NS))
+            done_slots=self.journal.played_slots(self.clock.wall_ns() - PLAYED_LOOKBACK_NS,
+                                                 unless_reason=STOPPED_REASON))
         self.events: queue.Queue[Any] = queue.Queue()
         broker = settings.broker
         self.link = MqttLink(
@@ -281,16 +283,20 @@ class AgentService:
 
     def _teardown(self) -> None:
         self.notifier.stopping("stopping")
+        # Playout first: stopping it finalises the airing it cuts (a PARTIAL play record)
+        # and queues that record for the main loop, which has stopped: journal it here,
+        # before the interval closes and the last batch goes out.
+        try:
+            self.playout.close()
+        except Exception:
+            log.exception("error while stopping playout")
+        self._journal_reports_left()
         try:
             self.journal.close(CloseReason.STOPPED)
             self._flush_on_stop()
         except Exception:
             log.exception("error while closing the journal")
         self.link.stop()
-        try:
-            self.playout.close()
-        except Exception:
-            log.exception("error while stopping playout")
         try:
             self.time.stop()
         except Exception:
@@ -299,6 +305,16 @@ class AgentService:
         self.state.close()
         self.notifier.close()
         log.info("agent stopped")
+
+    def _journal_reports_left(self) -> None:
+        """Play records and events playout reported after the main loop's last turn."""
+        while True:
+            try:
+                item = self.events.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(item, _PlayReported | _EventReported):
+                self._safely(self._handle, item)
 
     def _flush_on_stop(self, budget_s: float = 1.5) -> None:
         """Give the closing records a moment to reach the controller (best effort)."""

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from .config import EngineConfig, NowPlaying
 from .decoder import DecodeError, PcmStream
-from .engine import PlayoutEngine
+from .engine import STOPPED_REASON, PlayoutEngine
 from .slots import EmergencyRequest, ScheduledSlot
 
-__all__ = ["DecodeError", "EmergencyRequest", "EngineConfig", "NowPlaying", "PcmStream",
-           "PlayoutEngine", "ScheduledSlot"]
+__all__ = ["STOPPED_REASON", "DecodeError", "EmergencyRequest", "EngineConfig", "NowPlaying",
+           "PcmStream", "PlayoutEngine", "ScheduledSlot"]

@@ -59,6 +59,9 @@ log = logging.getLogger("loaxa.playout")
 
 MS = 1_000_000
 S = 1_000_000_000
+# The reason on the play records of a clean stop (an upgrade, a restart by the operator):
+# the next run treats those slots as still to air, as it does after a crash.
+STOPPED_REASON = "engine stopped"
 
 
 @dataclass
@@ -871,14 +874,14 @@ class PlayoutEngine:
         now = self._clock.monotonic_ns()
         try:
             if self._airing is not None:
-                self._cut(now, "engine stopped", self.config.ahead_ms)
-                self._end_airing(PlayOutcome.PARTIAL, "engine stopped", now)
+                self._cut(now, STOPPED_REASON, self.config.ahead_ms)
+                self._end_airing(PlayOutcome.PARTIAL, STOPPED_REASON, now)
             if self._urgent is not None:
                 self._queued.append(self._urgent)
                 self._urgent = None
             for entry in self._queued:
                 self._close_entry_source(entry)
-                self._record_unaired(entry, PlayOutcome.PREEMPTED, "engine stopped")
+                self._record_unaired(entry, PlayOutcome.PREEMPTED, STOPPED_REASON)
             for entry in self._pending:
                 self._close_entry_source(entry)
             self._queued.clear()

@@ -117,13 +117,14 @@ def test_a_slot_that_aired_is_not_aired_again_after_a_restart(
     assert found.matching >= 0.8, found
 
 
-@pytest.mark.parametrize("case", ["restart", "join", "missed"])
+@pytest.mark.parametrize("case", ["restart", "join", "missed", "stopped"])
 def test_an_agent_killed_while_airing_rejoins_per_the_design(
         tmp_path: Path, broker: RunningBroker, case: str) -> None:
     """A crash (or a power cut) mid-airing leaves no play record: the restarted agent
     finds the slot running. Unshared, it restarts it from the start within the grace
     (here 30 s) or misses it beyond (here 1 s); shared with village peers, it joins
-    them at the sample they are airing."""
+    them at the sample they are airing. A clean stop ("stopped": an upgrade, an operator's
+    restart) records the cut airing PARTIAL, and the next run still restarts it."""
     identity = SigningIdentity.generate()
     signer = Signer(identity, 1)
     agent = provision(broker, tmp_path, COMMUNE, f"ag-{case}", identity)
@@ -146,7 +147,10 @@ def test_an_agent_killed_while_airing_rejoins_per_the_design(
                 hb.playing == "ban-tin" for _, hb in double.heartbeats_of(agent.agent_id)), 30), \
                 process.log_text()[-3000:]
             time.sleep(max(0.0, (t + 2 * S - time.time_ns()) / S))
-            process.kill9()  # mid-airing: its play record was never written
+            if case == "stopped":
+                assert process.terminate() == 0  # mid-airing: recorded PARTIAL, "stopped"
+            else:
+                process.kill9()  # mid-airing: its play record was never written
             process.start()
             process.wait_started()
             restarted = time.time_ns()
@@ -155,7 +159,15 @@ def test_an_agent_killed_while_airing_rejoins_per_the_design(
                 process.log_text()[-3000:]
         finally:
             process.terminate()
-    [play] = plays(double, agent.agent_id, "ban-tin")  # the second run's: the first left none
+    records = plays(double, agent.agent_id, "ban-tin")
+    if case == "stopped":
+        assert len(records) == 2, records
+        cut, play = records  # the first run's PARTIAL, then the second run's
+        assert cut.outcome is PlayOutcome.PARTIAL and cut.reason == "engine stopped", cut
+        assert cut.first_sample_ns is not None and cut.first_sample_ns < restarted
+        case = "restart"  # and from here on it is exactly the crash's restart
+    else:
+        [play] = records  # the second run's: the first left none
     assert plays(double, agent.agent_id, "ban-tin-tiep")[0].outcome is PlayOutcome.AIRED
     offset = wall_minus_boottime()
     runs = second_run(agent, process)
