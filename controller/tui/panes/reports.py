@@ -204,12 +204,14 @@ class ReportsPane(Pane):
                 table.add_row(Text(_("No villages in this commune.")))
         days = daily_availability(report)
         chart = Text(_("Availability of the commune, day by day:") + " ")
-        chart.append(spark(days), style="bold green")
         if days:
+            chart.append(spark(days), style="bold green")
             chart.append(f" {percent(min(days))} – {percent(max(days))}")
+        else:  # e.g. today before the service window opens: say so, do not just vanish
+            chart.append(_("no service window has begun yet."), style="dim")
         self.query_one("#report-days", Static).update(chart)
-        self.query_one("#report-days").set_class(
-            report.get("report") == "indicators" or not days, "hidden")
+        self.query_one("#report-days").set_class(report.get("report") == "indicators",
+                                                 "hidden")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
