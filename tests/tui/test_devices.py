@@ -16,17 +16,21 @@ from tests.tui.conftest import FleetStation, drive, screen_text, until
 
 
 async def open_agent(pilot, app, agent_id: str) -> DevicesPane:  # type: ignore[no-untyped-def]
-    """Tab 6, then down the list to the agent (as an operator would)."""
+    """Tab 6, then up or down the list to the agent (as an operator would: the list is
+    sorted by id, and the fleet agent's id is random, so it may stand above or below)."""
     await until(pilot, lambda: bool(app.username), what="the connection")
     await pilot.press("6")
     pane = app.query_one(DevicesPane)
     await until(pilot, lambda: bool(pane.agents), what="the agents")
-    for _step in range(len(pane.agents)):
+    ids = [str(a["id"]) for a in pane.agents]
+    assert agent_id in ids, ids
+    for _step in range(len(ids)):
         if pane.selected == agent_id:
             break
-        await pilot.press("down")
+        here = ids.index(pane.selected) if pane.selected in ids else 0
+        await pilot.press("down" if ids.index(agent_id) > here else "up")
     await until(pilot, lambda: pane.agent is not None and pane.agent["id"] == agent_id,
-                what=f"agent {agent_id}")
+                what=f"agent {agent_id} (selected {pane.selected} of {ids})")
     return pane
 
 
@@ -56,8 +60,10 @@ def test_the_agents_telemetry_and_recent_events(fleet: FleetStation) -> None:
         app = fleet.console()
         async with app.run_test(size=(80, 24)) as pilot:
             pane = await open_agent(pilot, app, fleet.agent_id)
+            # (the birth can be shown before the first heartbeat has come in)
             await until(pilot, lambda: "Phần mềm: loaxa" in screen_text(app)
-                        and bool(pane.records) and "v Âm lượng" in screen_text(app),
+                        and bool(pane.telemetry.get("heartbeat")) and bool(pane.records)
+                        and "v Âm lượng" in screen_text(app),
                         timeout=20, what="telemetry, the journal and the pane's keys")
             # the agent's most recent records (which ones depends on what other tests
             # made it do), each named in Vietnamese, the newest on screen

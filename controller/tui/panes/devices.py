@@ -151,15 +151,16 @@ class DevicesPane(Pane):
             table.move_cursor(row=ids.index(self.selected))
 
     async def load_agent(self) -> None:
+        """Fetch and show the selected agent. One load at a time: a selection that moves
+        while a load is on its way is fetched by that same load when it lands (else the
+        operator would see the old agent until the next poll)."""
         if self._loading:
             return
         self._loading = True
         self._last_refresh = time.monotonic()
         try:
             agent_id = self.selected
-            if agent_id is None:
-                self.agent, self.telemetry, self.records = None, {}, []
-            else:
+            while agent_id is not None:
                 agent = await self.fetch("GET", f"/agents/{agent_id}")
                 if agent is None:
                     return
@@ -167,8 +168,12 @@ class DevicesPane(Pane):
                                              quiet=True)
                 records = await self.fetch("GET", f"/agents/{agent_id}/journal",
                                            params={"limit": 30}, quiet=True)
-                if agent_id != self.selected:
-                    return
+                if agent_id == self.selected:
+                    break
+                agent_id = self.selected
+            if agent_id is None:
+                self.agent, self.telemetry, self.records = None, {}, []
+            else:
                 self.agent, self.telemetry, self.records = agent, telemetry or {}, records or []
             if self.is_attached:
                 with contextlib.suppress(NoMatches):  # the console is closing
