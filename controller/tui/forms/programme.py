@@ -24,7 +24,8 @@ from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Sele
 from controller.i18n import N_, _
 
 from ..connection import ApiError, Connection
-from .common import localise, show_refusal, tell
+from .base import FormScreen, Invalid
+from .common import localise, show_refusal
 from .dialogs import ConflictDialog
 
 KINDS = {"once": N_("once, on a date"), "daily": N_("every day"),
@@ -43,14 +44,6 @@ KIND_FIELDS = {"once": {"on", "at"}, "daily": {"at", "since"},
                "range": {"first", "last", "at", "weekdays"},
                "every": {"minutes", "start", "end", "daily-from", "daily-until"}}
 ALL_KIND_FIELDS = set().union(*KIND_FIELDS.values())
-
-
-class Invalid(Exception):
-    """A field the operator must correct (``field`` is its id)."""
-
-    def __init__(self, field_id: str, message: str) -> None:
-        super().__init__(message)
-        self.field_id, self.message = field_id, message
 
 
 @dataclass
@@ -107,7 +100,8 @@ def parse_moment(field_id: str, text: str) -> str:
                               "2026-12-01 05:30."))
 
 
-class ProgrammeForm(ModalScreen[dict[str, Any] | None]):
+class ProgrammeForm(FormScreen):
+    SAVE_GROUP = "programme-save"
     """Create a programme (``programme`` is None) or edit one; dismissed with the
     programme as the controller stored it, or None when cancelled."""
 
@@ -176,7 +170,6 @@ class ProgrammeForm(ModalScreen[dict[str, Any] | None]):
         localise(self)
         self.connection, self.commune, self.choices = connection, commune, choices
         self.programme = programme
-        self.saving = False
 
     # ------------------------------------------------------------------ layout
     def row(self, label: str, widget: Widget, row_id: str = "") -> Horizontal:
@@ -357,28 +350,6 @@ class ProgrammeForm(ModalScreen[dict[str, Any] | None]):
         return ref
 
     # ------------------------------------------------------------------ saving
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "save":
-            self.action_save()
-        else:
-            self.action_cancel()
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    def action_save(self) -> None:
-        if self.saving:
-            return
-        try:
-            body = self.body()
-        except Invalid as problem:
-            tell(self, problem.message, title=_("Check the form"), severity="warning")
-            self.query_one(f"#{problem.field_id}").focus()
-            return
-        self.saving = True
-        self.run_worker(self.save(body), group="programme-save", exclusive=True)
-
     async def save(self, body: dict[str, Any]) -> None:
         try:
             saved = await self.check_and_send(body)

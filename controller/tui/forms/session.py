@@ -15,15 +15,15 @@ from typing import Any, ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Footer, Input, Label
 
 from controller.i18n import N_, _
 
 from ..connection import ApiError, Connection
-from .common import localise, show_refusal, tell
-from .programme import WEEKDAYS, Invalid, clock, parse_time
+from .base import FormScreen, Invalid
+from .common import localise, show_refusal
+from .programme import WEEKDAYS, clock, parse_time
 
 MAX_MINUTES = 1440  # the API's bound: a day
 
@@ -37,7 +37,8 @@ def minutes(field_id: str, text: str, required: bool) -> int | None:
     return int(text)
 
 
-class SessionForm(ModalScreen[dict[str, Any] | None]):
+class SessionForm(FormScreen):
+    SAVE_GROUP = "session-save"
     """Create a session (``session`` is None) or edit one; dismissed with the session as
     the controller stored it, or None when cancelled."""
 
@@ -96,7 +97,6 @@ class SessionForm(ModalScreen[dict[str, Any] | None]):
         super().__init__(**kwargs)
         localise(self)
         self.connection, self.commune, self.session = connection, commune, session
-        self.saving = False
 
     def row(self, label: str, widget: Widget) -> Horizontal:
         return Horizontal(Label(label), widget, classes="row")
@@ -158,28 +158,6 @@ class SessionForm(ModalScreen[dict[str, Any] | None]):
         return body
 
     # ------------------------------------------------------------------ saving
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "save":
-            self.action_save()
-        else:
-            self.action_cancel()
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    def action_save(self) -> None:
-        if self.saving:
-            return
-        try:
-            body = self.body()
-        except Invalid as problem:
-            tell(self, problem.message, title=_("Check the form"), severity="warning")
-            self.query_one(f"#{problem.field_id}").focus()
-            return
-        self.saving = True
-        self.run_worker(self.save(body), group="session-save", exclusive=True)
-
     async def save(self, body: dict[str, Any]) -> None:
         base = f"/communes/{self.commune}/sessions"
         try:
