@@ -10,6 +10,7 @@ the card's recording of the second run says what was heard.
 from __future__ import annotations
 
 import shutil
+import signal
 import time
 from pathlib import Path
 
@@ -117,48 +118,76 @@ def test_a_slot_that_aired_is_not_aired_again_after_a_restart(
     assert found.matching >= 0.8, found
 
 
-@pytest.mark.parametrize("case", ["restart", "join", "missed", "stopped"])
-def test_an_agent_killed_while_airing_rejoins_per_the_design(
-        tmp_path: Path, broker: RunningBroker, case: str) -> None:
+CASES = ("restart", "join", "missed", "stopped")
+
+
+def test_an_agent_cut_while_airing_rejoins_per_the_design(
+        tmp_path: Path, broker: RunningBroker) -> None:
     """A crash (or a power cut) mid-airing leaves no play record: the restarted agent
     finds the slot running. Unshared, it restarts it from the start within the grace
-    (here 30 s) or misses it beyond (here 1 s); shared with village peers, it joins
-    them at the sample they are airing. A clean stop ("stopped": an upgrade, an operator's
-    restart) records the cut airing PARTIAL, and the next run still restarts it."""
+    (here 30 s: "restart") or misses it beyond (here 1 s: "missed"); shared with village
+    peers, it joins them at the sample they are airing ("join"). A clean stop ("stopped":
+    an upgrade, an operator's restart) records the cut airing PARTIAL, and the next run
+    still restarts it. Four agents, one per case, go through it side by side."""
     identity = SigningIdentity.generate()
     signer = Signer(identity, 1)
-    agent = provision(broker, tmp_path, COMMUNE, f"ag-{case}", identity)
     bulletin, later = noise_item(tmp_path, 12.0, seed=33), noise_item(tmp_path, 1.0, seed=34)
-    cached(agent, bulletin, later)
-    settings = {**FAST, "audio__record_dir": "recordings",
-                "audio__grace_s": "1" if case == "missed" else "30"}
+    agents = {case: provision(broker, tmp_path / case, COMMUNE, f"ag-{case}", identity)
+              for case in CASES}
+    processes = {}
+    for case, agent in agents.items():
+        cached(agent, bulletin, later)
+        processes[case] = AgentProcess(agent, settings={
+            **FAST, "audio__record_dir": "recordings",
+            "audio__grace_s": "1" if case == "missed" else "30"})
     with FleetDouble(broker, COMMUNE, signer) as double:
-        process = AgentProcess(agent, settings=settings)
-        process.start()
         try:
-            assert double.wait_for(lambda: len(double.heartbeats_of(agent.agent_id)) >= 1,
-                                   40), process.log_text()[-3000:]
+            for process in processes.values():
+                process.start()
+            for agent in agents.values():
+                assert double.wait_for(lambda a=agent: len(double.heartbeats_of(a.agent_id))
+                                       >= 1, 40), processes_log(processes)
             t = time.time_ns() + 3 * S
-            publish_plan(double, signer, agent, [
-                plan_slot("ban-tin", bulletin, t, duration_s=12.0,
-                          peers=2 if case == "join" else 0),
-                plan_slot("ban-tin-tiep", later, t + 20 * S, duration_s=1.0)])
-            assert double.wait_for(lambda: any(
-                hb.playing == "ban-tin" for _, hb in double.heartbeats_of(agent.agent_id)), 30), \
-                process.log_text()[-3000:]
+            for case, agent in agents.items():
+                publish_plan(double, signer, agent, [
+                    plan_slot("ban-tin", bulletin, t, duration_s=12.0,
+                              peers=2 if case == "join" else 0),
+                    plan_slot("ban-tin-tiep", later, t + 20 * S, duration_s=1.0)])
+            for agent in agents.values():
+                assert double.wait_for(lambda a=agent: any(
+                    hb.playing == "ban-tin" for _, hb in double.heartbeats_of(a.agent_id)),
+                    30), processes_log(processes)
             time.sleep(max(0.0, (t + 2 * S - time.time_ns()) / S))
-            if case == "stopped":
-                assert process.terminate() == 0  # mid-airing: recorded PARTIAL, "stopped"
-            else:
-                process.kill9()  # mid-airing: its play record was never written
-            process.start()
-            process.wait_started()
-            restarted = time.time_ns()
-            assert restarted < t + 8 * S, "the restart came too late to show anything"
-            assert double.wait_for(lambda: plays(double, agent.agent_id, "ban-tin-tiep"), 40), \
-                process.log_text()[-3000:]
+            for case, process in processes.items():
+                if case == "stopped":  # mid-airing: recorded PARTIAL, "engine stopped"
+                    process.proc.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
+                else:
+                    process.kill9()  # mid-airing: its play record was never written
+            assert processes["stopped"].proc.wait(15) == 0  # type: ignore[union-attr]
+            restarted = {}  # when each new run began: what it airs comes after
+            for case, process in processes.items():
+                restarted[case] = time.time_ns()
+                process.start()
+            for process in processes.values():
+                process.wait_started()
+            assert time.time_ns() < t + 8 * S, "the restarts came too late to show anything"
+            for agent in agents.values():
+                assert double.wait_for(lambda a=agent: plays(double, a.agent_id,
+                                                             "ban-tin-tiep"), 40), \
+                    processes_log(processes)
         finally:
-            process.terminate()
+            for process in processes.values():
+                process.terminate()
+    for case, agent in agents.items():
+        check_second_run(double, agent, processes[case], case, bulletin, t, restarted[case])
+
+
+def processes_log(processes: dict[str, AgentProcess]) -> str:
+    return "\n".join(f"--- {case}\n{p.log_text()[-1500:]}" for case, p in processes.items())
+
+
+def check_second_run(double: FleetDouble, agent: ProvisionedAgent, process: AgentProcess,
+                     case: str, bulletin: Item, t: int, restarted: int) -> None:
     records = plays(double, agent.agent_id, "ban-tin")
     if case == "stopped":
         assert len(records) == 2, records

@@ -47,8 +47,9 @@ def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         kit.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def admin_headers(backend: Kit) -> dict[str, str]:
+    """Logged in once per backend (a login hashes a password: most of a case's cost)."""
     SLOT.app = create_app(backend.services)
     token = backend.services.auth.login("admin", PASSWORD).token
     return {"Authorization": f"Bearer {token}"}

@@ -237,8 +237,8 @@ def test_transfers_follow_the_plans_air_times_and_the_late_alert_fires(
     first = enrol(op, village(running, 3), running.root / "agent-3")
     second = enrol(op, village(running, 4), running.root / "agent-4")
     approver = user_token(op, "duyet", "approver")
-    later_item = stored_item(running, "Tiêm phòng", 640_000, seed=1)
-    sooner_item = stored_item(running, "Tin chiều", 640_000, seed=2)
+    later_item = stored_item(running, "Tiêm phòng", 320_000, seed=1)
+    sooner_item = stored_item(running, "Tin chiều", 320_000, seed=2)
     _, in_three_days = at(3 * 86_400)
     _, in_ten_minutes = at(600)
     later_start = programme(running, approver, "tiem-phong", later_item, in_three_days,
