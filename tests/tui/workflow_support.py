@@ -157,6 +157,9 @@ def furnish(request: pytest.FixtureRequest, factory: pytest.TempPathFactory,
 
 # ---------------------------------------------------------------------------- snapshots
 
+#: How long a screen may take to settle into its golden image before it differs.
+SETTLE_S = 5 * SLACK
+
 DATE = re.compile(r"\b20\d\d-\d\d-\d\d\b")
 CLOCK = re.compile(r"\b\d\d:\d\d(:\d\d)?\b")
 
@@ -191,7 +194,7 @@ async def assert_snapshot(pilot: Pilot[None], name: str,
     expected = path.read_text(encoding="utf-8")
     # A loaded machine may take a moment to paint the last refresh (e.g. the footer's
     # keys after a screen is pushed): the screen has a few seconds to settle.
-    deadline = time.monotonic() + 5 * SLACK
+    deadline = time.monotonic() + SETTLE_S
     while True:
         await pilot.pause(0.1)
         svg = normalised(app.export_screenshot(title="loaxa"), masks)
