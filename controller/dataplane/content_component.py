@@ -41,7 +41,11 @@ from controller.events import (
 )
 from controller.library.distribution import Standing
 from controller.library.store import ContentStore
-from controller.scheduling.delivery import plan_deadlines, plug_delivery_estimate
+from controller.scheduling.delivery import (
+    fleet_presence,
+    plan_deadlines,
+    plug_delivery_estimate,
+)
 from controller.storage.database import Database
 from controller.storage.tables.registry import AdminUnit
 
@@ -132,7 +136,8 @@ class ContentComponent:
         except zmq.ZMQError as exc:
             raise ContentStartError(f"the content service cannot listen on {self.endpoint}: "
                                     f"{exc}") from None
-        self.station.services.library.content.plug(self.service, self.commune)
+        self.station.services.library.content.plug(self.service, self.commune,
+                                                   presence=fleet_presence(self.station))
         if not plug_delivery_estimate(self.station, self.service):
             log.warning("no fleet link: conflict checks count library items as ready now")
 

@@ -46,6 +46,22 @@ class LiveState:
 
 
 Transition = Callable[[LiveState, LiveState], None]
+#: A plan document's (epoch, version).
+PlanMark = tuple[int, int]
+
+
+def vouched_plan(state: LiveState | None) -> PlanMark | None:
+    """The plan the agent's telemetry says it applied, if it also says that no item its
+    documents need is missing from its cache: every item of that plan is then on the box."""
+    if state is None:
+        return None
+    try:
+        applied = state.telemetry["applied"]["plan"]
+        if state.telemetry["cache"]["missing"] != 0:
+            return None
+        return int(applied["epoch"]), int(applied["version"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def to_plain(value: Any) -> Any:

@@ -306,7 +306,8 @@ class LibraryService:
         with reading(self.db, self.time) as work:
             unit = self._readable(work.session, who, commune)
             row = find_item(work.session, unit.id, ref)
-            return distribution_report(work.session, self.content, unit.id, unit.key, row)
+            return distribution_report(work.session, self.content, unit.id, unit.key, row,
+                                       self.time.clock.wall_ns())
 
     # ------------------------------------------------------------------ helpers
     def _readable(self, session: Session, who: Principal, commune: str) -> Commune:

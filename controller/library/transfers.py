@@ -8,14 +8,17 @@ API built without a daemon, as in tests, simply reports it as not running), and
 
 ``distribution_report`` is one item's way to every agent that needs it: the agents whose
 last published plan names it (a slot, the routine, or the commune's pins), each with the
-latest standing the service noted (``controller.library.distribution``), ``waiting`` when
-it has noted nothing since the controller started.
+latest standing the service noted (``controller.library.distribution``). An agent the
+service has sent nothing to since the controller started is ``cached`` when its own
+telemetry vouches for it (it applied exactly the plan last published to it and misses
+no item: an agent that fetched the item before a restart), else ``waiting``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -23,6 +26,7 @@ import msgspec
 from sqlmodel import Session, col, select
 
 from controller.dataplane.content_service import TransferProgress
+from controller.fleet.presence import LiveState, vouched_plan
 from controller.storage.tables.library import LibraryItem
 from controller.storage.tables.registry import Agent, AgentStatus
 from controller.storage.tables.schedule import PublishedPlan
@@ -30,6 +34,9 @@ from protocols.content import NO_DEADLINE_NS
 from protocols.messages import Plan
 
 from .distribution import FINISHED, DistributionBoard, Standing
+
+#: Live states of the given agents (the fleet link's ``presence.get``).
+Presence = Callable[[list[str]], Mapping[str, LiveState]]
 
 
 class TransferSource(Protocol):
@@ -47,15 +54,22 @@ class ContentSlot:
         self._lock = threading.Lock()
         self._source: TransferSource | None = None
         self._commune: str | None = None
+        self._presence: Presence | None = None
         self.board = DistributionBoard()  # what the running service noted, per agent
 
-    def plug(self, source: TransferSource, commune: str) -> None:
+    def plug(self, source: TransferSource, commune: str,
+             presence: Presence | None = None) -> None:
         with self._lock:
-            self._source, self._commune = source, commune
+            self._source, self._commune, self._presence = source, commune, presence
 
     def unplug(self) -> None:
         with self._lock:
-            self._source = self._commune = None
+            self._source = self._commune = self._presence = None
+
+    def presence(self) -> Presence | None:
+        """The fleet's live states of this station's agents, when the fleet link runs."""
+        with self._lock:
+            return self._presence
 
     def get(self) -> tuple[TransferSource | None, str | None]:
         with self._lock:
@@ -150,34 +164,45 @@ class DistributionReport:
 
 
 def distribution_report(session: Session, slot: ContentSlot, commune_id: int, commune: str,
-                        item: LibraryItem) -> DistributionReport:
+                        item: LibraryItem, now_ns: int) -> DistributionReport:
     agents = dict(session.exec(select(Agent.id, Agent.status).where(
         Agent.commune_id == commune_id)).all())
     content = bytes.fromhex(item.sha256)
-    targeted = {row.agent_id for row in session.exec(select(PublishedPlan).where(
-        PublishedPlan.commune_id == commune_id))
-        if agents.get(row.agent_id) == AgentStatus.ACTIVE and _names(row.document, content)}
+    marks = {row.agent_id: (row.plan_epoch, row.plan_version)
+             for row in session.exec(select(PublishedPlan).where(
+                 PublishedPlan.commune_id == commune_id))
+             if agents.get(row.agent_id) == AgentStatus.ACTIVE
+             and _needs(row.document, content, now_ns)}
     seen = {s.agent_id: s for s in slot.board.of_item(item.sha256) if s.agent_id in agents}
-    rows = [_row(agent_id, agent_id in targeted, seen.get(agent_id), item.size_bytes)
-            for agent_id in sorted(targeted | set(seen))]
-    source, _commune = slot.get()
+    source, station_commune = slot.get()
+    presence = slot.presence()
+    unseen = [agent for agent in marks if agent not in seen]
+    states = presence(unseen) if presence and unseen and station_commune == commune else {}
+    vouched = {agent for agent in unseen if vouched_plan(states.get(agent)) == marks[agent]}
+    rows = [_row(agent_id, agent_id in marks, seen.get(agent_id), item.size_bytes,
+                 agent_id in vouched)
+            for agent_id in sorted(set(marks) | set(seen))]
     return DistributionReport(commune=commune, sha256=item.sha256, title=item.title,
                               size_bytes=item.size_bytes, running=source is not None,
                               agents=rows)
 
 
-def _names(document: bytes, content: bytes) -> bool:
-    """Does this published plan need ``content`` (a slot, the routine or a pin)?"""
+def _needs(document: bytes, content: bytes, now_ns: int) -> bool:
+    """Does this published plan still need ``content`` (a pin, the routine, or a slot
+    whose window has not ended: the agent may evict what only an ended slot named)?"""
     try:
         plan = msgspec.msgpack.decode(document, type=Plan)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return False
-    return content in plan.pins or any(s.content == content for s in plan.slots) or \
-        any(r.content == content for r in plan.routine)
+    return content in plan.pins or any(r.content == content for r in plan.routine) or \
+        any(s.content == content and s.window_end_ns >= now_ns for s in plan.slots)
 
 
-def _row(agent_id: str, targeted: bool, standing: Standing | None,
-         size: int) -> AgentDistribution:
+def _row(agent_id: str, targeted: bool, standing: Standing | None, size: int,
+         vouched: bool) -> AgentDistribution:
+    if standing is None and vouched:
+        return AgentDistribution(agent_id, targeted, "cached", 100, size, size,
+                                 "reported by the agent", None)
     if standing is None:
         return AgentDistribution(agent_id, targeted, "waiting", 0, 0, size, None, None)
     return AgentDistribution(agent_id, targeted, standing.state, standing.percent,

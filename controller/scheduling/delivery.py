@@ -48,7 +48,7 @@ import msgspec
 from sqlmodel import col, select
 
 from controller.dataplane.content_service import DeadlineHook, TransferProgress
-from controller.fleet.presence import LiveState
+from controller.fleet.presence import LiveState, PlanMark, vouched_plan
 from controller.storage.database import Database
 from controller.storage.tables.library import LibraryItem
 from controller.storage.tables.registry import Agent
@@ -64,7 +64,6 @@ if TYPE_CHECKING:
 
 Presence = Callable[[list[str]], Mapping[str, LiveState]]
 Transfers = Callable[[], list[TransferProgress]]
-Mark = tuple[int, int]  # (epoch, version) of a plan document
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
@@ -97,20 +96,6 @@ class PlanContents:
         return {content for content, until in self.slots if until >= now_ns} | self.standing
 
 
-def applied_plan(state: LiveState | None) -> Mark | None:
-    """The plan version the agent's telemetry says it applied, if it also says that no
-    item its documents need is missing from its cache."""
-    if state is None:
-        return None
-    try:
-        applied = state.telemetry["applied"]["plan"]
-        if state.telemetry["cache"]["missing"] != 0:
-            return None
-        return int(applied["epoch"]), int(applied["version"])
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
 def last_seen_ns(state: LiveState | None) -> int | None:
     if state is None or state.last_seen_at is None:
         return None
@@ -128,7 +113,7 @@ class DeliveryEstimator:
         self.presence = presence
         self.transfers = transfers
         self.rate = rate_bytes_per_s
-        self._decoded: dict[str, tuple[Mark, PlanContents]] = {}
+        self._decoded: dict[str, tuple[PlanMark, PlanContents]] = {}
         self._lock = threading.Lock()
 
     def estimate(self, commune_id: int, now_ns: int, agents: Sequence[str],
@@ -192,7 +177,7 @@ class DeliveryEstimator:
                 now_ns: int) -> dict[str, set[bytes]]:
         """What each agent holds, where its telemetry vouches for its last plan."""
         claimed = {agent: mark for agent in agents
-                   if (mark := applied_plan(states.get(agent))) is not None}
+                   if (mark := vouched_plan(states.get(agent))) is not None}
         if not claimed:
             return {}
         with self.db.session() as session:
@@ -224,15 +209,24 @@ def plan_deadlines(station: Station) -> DeadlineHook | None:
     return air_times.deadline if isinstance(air_times, AirTimes) else None
 
 
+def fleet_presence(station: Station) -> Presence | None:
+    """The running fleet link's live states (``presence.get``), if it runs here."""
+    from controller.fleet.component import FleetComponent
+
+    fleet = station.extras.get("fleet")
+    return fleet.presence.get if isinstance(fleet, FleetComponent) else None
+
+
 def plug_delivery_estimate(station: Station, service: ContentService) -> bool:
     """Conflict checks ask the running content service and the fleet's presence from now
     on; whether it could be plugged (it needs the fleet link)."""
     from controller.fleet.component import FleetComponent
 
     fleet = station.extras.get("fleet")
-    if not isinstance(fleet, FleetComponent):
+    presence = fleet_presence(station)
+    if not isinstance(fleet, FleetComponent) or presence is None:
         return False
     station.services.scheduling.programmes.plug_readiness(DeliveryEstimator(
-        station.db, fleet.commune_id, fleet.presence.get, service.transfers,
+        station.db, fleet.commune_id, presence, service.transfers,
         service.limits.egress_bytes_per_s))
     return True

@@ -10,12 +10,14 @@ from collections.abc import Mapping
 
 import msgspec
 import pytest
+from sqlmodel import select
 
 from controller.dataplane.content_service import TransferProgress
-from controller.fleet.presence import LiveState
+from controller.fleet.presence import LiveState, vouched_plan
+from controller.library.transfers import ContentSlot, distribution_report
 from controller.registry.stations import find_commune
 from controller.scheduling import ItemRef, ProgrammeInput, ScheduleConflicts
-from controller.scheduling.delivery import DeliveryEstimator, applied_plan, ready_by
+from controller.scheduling.delivery import DeliveryEstimator, ready_by
 from controller.scheduling.describe import conflict_entry
 from controller.scheduling.readiness import NO_ESTIMATE, Reach
 from controller.storage.tables.library import LibraryItem
@@ -51,16 +53,16 @@ def test_ready_by_counts_every_byte_due_no_later() -> None:
     assert ready_by(7, S, [(S, 1000)], None) == 7  # no cap: the station sets no bound
 
 
-def test_applied_plan_needs_nothing_missing() -> None:
+def test_vouched_plan_needs_nothing_missing() -> None:
     def state(telemetry: dict[str, object]) -> LiveState:
         return LiveState("ag-1", 1, online=True, telemetry=telemetry)
 
     good = {"applied": {"plan": {"epoch": 2, "version": 9}}, "cache": {"missing": 0}}
-    assert applied_plan(state(good)) == (2, 9)
-    assert applied_plan(state({**good, "cache": {"missing": 1}})) is None
-    assert applied_plan(state({"cache": {"missing": 0}})) is None  # no plan applied yet
-    assert applied_plan(state({**good, "applied": {"plan": "garbage"}})) is None
-    assert applied_plan(None) is None
+    assert vouched_plan(state(good)) == (2, 9)
+    assert vouched_plan(state({**good, "cache": {"missing": 1}})) is None
+    assert vouched_plan(state({"cache": {"missing": 0}})) is None  # no plan applied yet
+    assert vouched_plan(state({**good, "applied": {"plan": "garbage"}})) is None
+    assert vouched_plan(None) is None
 
 
 # ---------------------------------------------------------------------------- the estimator
@@ -237,3 +239,48 @@ def test_conflicts_name_the_late_and_the_offline_agents(commune: Commune,
     appended = programmes.create(commune.who("op-a"), "xa-a", soon,
                                  resolution=Resolution.APPEND)
     assert {c.agent_id for c in appended.report.conflicts} == {"ag-1", "ag-2"}
+
+
+# ---------------------------------------------------------------------------- the distribution view
+
+
+class NoTransfers:
+    """A running content service that has sent nothing since the controller started."""
+
+    endpoint = "tcp://127.0.0.1:1"
+
+    def transfers(self) -> list[TransferProgress]:
+        return []
+
+    def stats(self) -> dict[str, int]:
+        return {}
+
+
+def test_the_distribution_view_takes_an_agents_word_for_what_it_holds(
+        commune: Commune, fleet: Fleet) -> None:
+    """After a controller restart the service has noted nothing: an agent whose telemetry
+    vouches for the plan naming the item is shown cached, not waiting (else ``library
+    transfers --watch`` would wait for it until its timeout)."""
+    now = commune.now_ns
+    publish_plan(commune, "ag-1", 5, [M], now + HOUR)
+    publish_plan(commune, "ag-2", 5, [M], now + HOUR)
+    publish_plan(commune, "ag-3", 5, [M], now - 3 * HOUR)  # only an ended slot names it
+    vouched = {"applied": {"plan": {"epoch": 1, "version": 5}}, "cache": {"missing": 0}}
+    fleet.online("ag-1", **vouched)
+    fleet.online("ag-2", **{**vouched, "cache": {"missing": 1}})  # the control
+    fleet.online("ag-3", **vouched)
+    slot = ContentSlot()
+    with commune.kit.db.session() as session:
+        unit = find_commune(session, "xa-a")
+        item = session.exec(select(LibraryItem).where(LibraryItem.sha256 == MORNING)).one()
+        slot.plug(NoTransfers(), "xa-a", presence=fleet.presence)
+        report = distribution_report(session, slot, commune.commune_id, unit.key, item, now)
+        assert [(a.agent_id, a.targeted, a.state, a.percent, a.reason)
+                for a in report.agents] == [
+            ("ag-1", True, "cached", 100, "reported by the agent"),
+            ("ag-2", True, "waiting", 0, None)]
+        assert report.pending == 1
+        # without the fleet link nothing vouches: both wait
+        slot.plug(NoTransfers(), "xa-a")
+        report = distribution_report(session, slot, commune.commune_id, unit.key, item, now)
+        assert [a.state for a in report.agents] == ["waiting", "waiting"]
