@@ -10,7 +10,6 @@ environment overrides, and can stop it politely (SIGTERM) or not at all (SIGKILL
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from protocols.enrolment import BrokerAccess, ClaimGranted, DataPlaneAccess
 from protocols.keys import SigningIdentity
 from protocols.messages import DocVersion, TrustBundle, TrustedKey
 
+from . import child
 from .broker import RunningBroker
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -112,9 +112,7 @@ class AgentProcess:
         return self.proc.pid
 
     def kill9(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
+        child.kill9(self.proc)
 
     def wait_started(self, timeout: float = 60.0) -> None:
         """Until this run has logged that it started (its signal handlers are in place)."""
@@ -129,14 +127,7 @@ class AgentProcess:
         assert self.proc is not None
         if self.proc.poll() is None:
             self.wait_started()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-            raise
+        return child.stop(self.proc, timeout)
 
     def rss_kb(self) -> int:
         text = Path(f"/proc/{self.pid}/status").read_text()

@@ -14,7 +14,6 @@ import contextlib
 import json
 import os
 import shlex
-import signal
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ import httpx
 from controller.broker.accounts import Role
 from controller.cli.client import ApiClient
 
+from . import child
 from .agent_process import ProvisionedAgent
 from .broker import RunningBroker
 from .ports import free_port
@@ -124,21 +124,12 @@ interval_hours = 0
         return self.proc is not None and self.proc.poll() is None
 
     def kill9(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
+        child.kill9(self.proc)
 
     def terminate(self, timeout: float = 30.0) -> int:
         """SIGTERM (an orderly stop), then its exit code."""
         assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-            raise
+        return child.stop(self.proc, timeout)
 
     def log_text(self) -> str:
         try:
