@@ -82,11 +82,28 @@ def _fetch(kind: str, params: dict[str, Any]) -> bytes:
     return response.content
 
 
+@contextmanager
+def _database(url: str) -> Iterator[Database]:
+    """The database at ``url``, up to date; a database error becomes a clear message."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from controller.storage.database import Database
+
+    db = Database(url)
+    try:
+        db.upgrade()
+        yield db
+    except SQLAlchemyError as error:
+        raise CliError(_("The database is not available: {error}").format(error=error),
+                       code="unavailable", exit_code=EXIT_UNAVAILABLE) from None
+    finally:
+        db.dispose()
+
+
 def _local(kind: str, start: dt.date, end: dt.date, fmt: str, unit: str | None,
            definition: str | None, language: str | None, detail: bool,
            config: Path | None) -> bytes:
     from sqlalchemy import select
-    from sqlalchemy.exc import SQLAlchemyError
 
     from controller.i18n import current_language
     from controller.registry.errors import ServiceError
@@ -99,35 +116,29 @@ def _local(kind: str, start: dt.date, end: dt.date, fmt: str, unit: str | None,
         make_report,
         resolve_definition,
     )
-    from controller.storage.database import Database
     from controller.storage.tables.collect import CollectedCommune
     from controller.uptime.indexer import index_all
     from protocols.clock import SystemClock
 
     settings = local_settings(config)
-    db = Database(settings.database_url)
     try:
-        db.upgrade()
-        chosen = resolve_definition(definition or None)
-        with db.engine.connect() as conn:
-            table = CollectedCommune.__table__  # type: ignore[attr-defined]
-            collector = conn.execute(select(table.c.commune).limit(1)).first()
-        configured = resolve_definition(settings.collector.definition
-                                        if collector is not None else None)
-        check_zone(chosen, configured)
-        if collector is None:  # a station: count every play record stored so far
-            index_all(db, configured.window.tz, SystemClock(trust="always"))
-        query = ReportQuery(ReportKind(kind), start, end, Format(fmt), unit, definition,
-                            language or current_language(), detail)
-        _, rendered = make_report(ReportBuilder(db), query, chosen, dt.datetime.now(dt.UTC))
-        return rendered.content
+        with _database(settings.database_url) as db:
+            chosen = resolve_definition(definition or None)
+            with db.engine.connect() as conn:
+                table = CollectedCommune.__table__  # type: ignore[attr-defined]
+                collector = conn.execute(select(table.c.commune).limit(1)).first()
+            configured = resolve_definition(settings.collector.definition
+                                            if collector is not None else None)
+            check_zone(chosen, configured)
+            if collector is None:  # a station: count every play record stored so far
+                index_all(db, configured.window.tz, SystemClock(trust="always"))
+            query = ReportQuery(ReportKind(kind), start, end, Format(fmt), unit, definition,
+                                language or current_language(), detail)
+            _, rendered = make_report(ReportBuilder(db), query, chosen,
+                                      dt.datetime.now(dt.UTC))
+            return rendered.content
     except ServiceError as error:
         raise CliError(error.translated(language), code=error.code) from None
-    except SQLAlchemyError as error:
-        raise CliError(_("The database is not available: {error}").format(error=error),
-                       code="unavailable", exit_code=EXIT_UNAVAILABLE) from None
-    finally:
-        db.dispose()
 
 
 @click.command("report", help=_("A report: uptime (per agent and village, with outages "
@@ -184,24 +195,6 @@ def uptime() -> None:
     pass
 
 
-@contextmanager
-def _database(config: Path | None) -> Iterator[Database]:
-    """The settings' database, up to date; a database error becomes a clear message."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from controller.storage.database import Database
-
-    db = Database(local_settings(config).database_url)
-    try:
-        db.upgrade()
-        yield db
-    except SQLAlchemyError as error:
-        raise CliError(_("The database is not available: {error}").format(error=error),
-                       code="unavailable", exit_code=EXIT_UNAVAILABLE) from None
-    finally:
-        db.dispose()
-
-
 @uptime.command("rebuild", help=_("Build (again) the rollups of an indicator definition's "
                                   "service window from every stored record, and keep them "
                                   "current from then on; a report with a definition not "
@@ -219,7 +212,7 @@ def rebuild(definition: str | None, config: Path | None) -> None:
         chosen = resolve_definition(definition or None)
     except ServiceError as error:
         raise CliError(error.translated(), code=error.code, exit_code=EXIT_USAGE) from None
-    with _database(config) as db:
+    with _database(local_settings(config).database_url) as db:
         built = build(db, chosen.window, chosen.version)
     emit({"window": built.window_key, "definition": chosen.version, "boots": built.boots,
           "days": built.days}, lambda d: say(_(
@@ -233,7 +226,7 @@ def rebuild(definition: str | None, config: Path | None) -> None:
 def windows(config: Path | None) -> None:
     from controller.uptime.windows import registered
 
-    with _database(config) as db:
+    with _database(local_settings(config).database_url) as db:
         rows = [{"window": r.window_key, "definition": r.definition,
                  "built_at": r.built_at.isoformat()} for r in registered(db)]
 
@@ -254,7 +247,7 @@ def windows(config: Path | None) -> None:
 def forget(window: str, config: Path | None) -> None:
     from controller.uptime.windows import forget as forget_window
 
-    with _database(config) as db:
+    with _database(local_settings(config).database_url) as db:
         found = forget_window(db, window)
     if not found:
         raise CliError(_("No service window {window} is kept (see loaxa uptime windows)."

@@ -26,6 +26,7 @@ from protocols.clock import ManualClock
 from protocols.content import NO_DEADLINE_NS, Fetch
 from protocols.messages import HardTimePolicy, Plan, PlanSlot, Priority, RoutineItem
 from schedules import Daily, Once, Resolution
+from tests.content.support import Library
 
 from .conftest import MORNING, STORM, Commune
 from .test_delivery import KEYS, with_keys
@@ -79,21 +80,6 @@ def test_air_times_answer_the_earliest_airing_still_needed() -> None:
 # ---------------------------------------------------------------------------- the service
 
 
-class Files:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def add(self, seed: int, size: int) -> bytes:
-        data = hashlib.shake_256(seed.to_bytes(4, "big")).digest(size)
-        sha = hashlib.sha256(data).digest()
-        (self.root / sha.hex()).write_bytes(data)
-        return sha
-
-    def locate(self, sha: bytes) -> Path | None:
-        path = self.root / sha.hex()
-        return path if path.exists() else None
-
-
 @dataclass
 class RecordingLink:
     """Publishes nowhere; notes what the deadlines were when each plan went out."""
@@ -132,9 +118,8 @@ def planned(sqlite_commune: Commune, tmp_path: Path) -> tuple[Commune, AirTimes,
     (the kit's clock: 2026-01-01 10:00 in Hanoi); the files are in a library on disk."""
     commune = sqlite_commune
     with_keys(commune)
-    files = Files(tmp_path)
-    items = {"x": files.add(1, 64 * 1024), "y": files.add(2, 64 * 1024),
-             "z": files.add(3, 400_000)}
+    files = Library(tmp_path)
+    items = {"x": files.add(64 * 1024), "y": files.add(64 * 1024), "z": files.add(400_000)}
     with commune.kit.db.transaction() as session:
         for name, sha in items.items():
             session.add(LibraryItem(commune_id=commune.commune_id, sha256=sha.hex(),

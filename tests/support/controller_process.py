@@ -28,7 +28,7 @@ from controller.cli.client import ApiClient
 from . import child
 from .agent_process import ProvisionedAgent
 from .broker import RunningBroker
-from .ports import free_port
+from .station_process import loopback_planes
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -74,16 +74,7 @@ username = "{username}"
 password_file = "{password_file}"
 ca_file = "{broker.layout.ca_cert}"
 
-[dataplane]
-bind_host = "127.0.0.1"
-public_host = "127.0.0.1"
-enrol_port = {free_port()}
-content_port = {free_port()}
-clock_port = {free_port()}
-
-[backup]
-interval_hours = 0
-""")
+{loopback_planes()}""")
         self.env = {**os.environ, "LOAXA_LANG": "en", "XDG_STATE_HOME": str(root / "state"),
                     "PYTHONUNBUFFERED": "1"}
         for name in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"):

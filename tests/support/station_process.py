@@ -37,6 +37,21 @@ class Operator:
         return json.loads(self.run(*args, "--json").stdout)
 
 
+def loopback_planes() -> str:
+    """The data plane on free loopback ports and no scheduled backups: a test station."""
+    return f"""
+[dataplane]
+bind_host = "127.0.0.1"
+public_host = "127.0.0.1"
+enrol_port = {free_port()}
+content_port = {free_port()}
+clock_port = {free_port()}
+
+[backup]
+interval_hours = 0
+"""
+
+
 @contextmanager
 def running_station(tmp_path: Path, extra_config: str = "",
                     daemon_env: dict[str, str] | None = None
@@ -51,16 +66,7 @@ data_dir = "{tmp_path / 'data'}"
 [broker]
 port = {free_port()}
 
-[dataplane]
-bind_host = "127.0.0.1"
-public_host = "127.0.0.1"
-enrol_port = {free_port()}
-content_port = {free_port()}
-clock_port = {free_port()}
-
-[backup]
-interval_hours = 0
-""" + extra_config)
+{loopback_planes()}""" + extra_config)
     operator = Operator(config, tmp_path / "state")
     init = operator.json("admin", "init", "--username", "admin")
     assert init["unix_user"] == "root" and init["granted"] == ["xa-demo"]
