@@ -11,6 +11,7 @@ intended change of the screens (then look at them before committing).
 from __future__ import annotations
 
 import contextlib
+import difflib
 import html
 import os
 import re
@@ -204,4 +205,21 @@ async def assert_snapshot(pilot: Pilot[None], name: str,
         failed = Path(tempfile.gettempdir()) / f"loaxa-{name}.svg"
         failed.write_text(svg, encoding="utf-8")
         raise AssertionError(f"{name}: the screen differs from {path} (it is now {failed}; "
-                             "LOAXA_UPDATE_SNAPSHOTS=1 accepts it)")
+                             "LOAXA_UPDATE_SNAPSHOTS=1 accepts it)\n"
+                             + text_difference(expected, svg))
+
+
+def screen_lines(svg: str) -> list[str]:
+    """The text an SVG screenshot shows, row by row (what a CI log can print)."""
+    rows: dict[float, list[str]] = {}
+    for m in re.finditer(r'<text[^>]*?y="([\d.]+)"[^>]*>(.*?)</text>', svg):
+        rows.setdefault(float(m.group(1)), []).append(html.unescape(m.group(2)))
+    return ["".join(parts).replace("\xa0", " ").rstrip() for _, parts in sorted(rows.items())]
+
+
+def text_difference(expected: str, actual: str) -> str:
+    """What differs between two screenshots, as a text diff of their rows (or a note that
+    only colours or styles differ)."""
+    diff = list(difflib.unified_diff(screen_lines(expected), screen_lines(actual),
+                                     "golden", "now", lineterm=""))
+    return "\n".join(diff) if diff else "the text is the same: colours or styles differ"
