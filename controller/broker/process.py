@@ -9,10 +9,17 @@ import signal
 import socket
 import ssl
 import subprocess
+import threading
 import time
 from pathlib import Path
 
 from .files import BrokerLayout
+
+#: Mosquitto clears its reload flag only when a reload has finished, so a SIGHUP that
+#: arrives during one is lost, and with it the accounts written for it (two agents
+#: enrolled at once: the second was "not authorised" until some later change). SIGHUPs
+#: go out at least this far apart, and the last change always gets one after it.
+RELOAD_SPACING_S = 1.0
 
 
 class BrokerStartError(RuntimeError):
@@ -29,6 +36,11 @@ class MosquittoProcess:
         self.binary = binary or shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: Path = layout.log
+        self._reload_lock = threading.Lock()
+        self._reloads_wanted = 0
+        self._reloads_sent = 0
+        self._reload_target: subprocess.Popen[bytes] | None = None
+        self._reloader: threading.Thread | None = None
 
     @property
     def running(self) -> bool:
@@ -72,9 +84,31 @@ class MosquittoProcess:
                                f"{timeout:.0f} s ({last_error}); {self.log_tail()}")
 
     def reload(self) -> None:
-        """Re-read credentials and ACL; Mosquitto then drops clients no longer allowed."""
-        if self._proc is not None and self.running:
-            os.kill(self._proc.pid, signal.SIGHUP)
+        """Have Mosquitto re-read credentials and ACL (it then drops clients no longer
+        allowed): a SIGHUP at once, or, when one went out less than
+        :data:`RELOAD_SPACING_S` ago, one as soon as that has passed. Either way the
+        broker reads the files as they are after this call."""
+        with self._reload_lock:
+            self._reloads_wanted += 1
+            self._reload_target = self._proc
+            if self._reloader is None:
+                self._reloader = threading.Thread(target=self._send_reloads,
+                                                  name="mosquitto-reload", daemon=True)
+                self._reloader.start()
+
+    def _send_reloads(self) -> None:
+        while True:
+            with self._reload_lock:
+                if self._reloads_sent == self._reloads_wanted:
+                    self._reloader = None
+                    return
+                self._reloads_sent = self._reloads_wanted
+                target = self._reload_target
+            # Only the process the change was written for: one started since read the
+            # files when it started (and a SIGHUP before its handler is set would kill it).
+            if target is not None and target is self._proc and target.poll() is None:
+                os.kill(target.pid, signal.SIGHUP)
+            time.sleep(RELOAD_SPACING_S)
 
     def stop(self, timeout: float = 10.0) -> None:
         if self._proc is None:

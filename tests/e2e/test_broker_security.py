@@ -179,3 +179,15 @@ def test_revoked_agent_loses_access_at_once(broker: RunningBroker) -> None:
     with broker.client("ag-rev", password=password) as again:
         assert again.disconnected.wait(5)
         assert not again.connected.is_set()
+
+
+def test_accounts_added_in_quick_succession_are_all_let_in(broker: RunningBroker) -> None:
+    """Each change rewrites the files and asks for a reload, with no pause between: a
+    SIGHUP that reached Mosquitto during the previous reload was lost, and the accounts
+    written for it were refused until some later change."""
+    names = [f"ag-burst-{n}" for n in range(12)]
+    for name in names:
+        broker.add(name, Role.AGENT, COMMUNE)
+    for name in names:
+        with broker.client(name) as client:
+            assert client.connected.wait(10), (name, client.connect_reason)

@@ -116,6 +116,7 @@ class FleetDouble:
         self._acks: queue.Queue[tuple[float, str, str, bytes] | None] = queue.Queue()
         self._ack_thread = threading.Thread(target=self._ack_worker, daemon=True)
         self.connected = threading.Event()
+        self.refusals: list[str] = []  # CONNACK reasons before it got in (a timeout says them)
         if self.username not in broker.credentials:
             broker.add(self.username, Role.CONTROLLER, commune)
         creds = broker.credentials[self.username]
@@ -133,7 +134,8 @@ class FleetDouble:
                             properties=connect_properties(600))
         self.client.loop_start()
         if not self.connected.wait(timeout):
-            raise TimeoutError("the fleet double could not connect")
+            raise TimeoutError(f"the fleet double could not connect (refused: {self.refusals}); "
+                               f"broker log:\n{self.broker.process.log_tail(40)}")
         return self
 
     def stop(self) -> None:
@@ -150,6 +152,7 @@ class FleetDouble:
 
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         if reason.is_failure:
+            self.refusals.append(str(reason))
             return
         for topic in controller_subscriptions(self.commune):
             client.subscribe(topic, qos=1)

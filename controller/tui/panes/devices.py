@@ -35,6 +35,7 @@ from ..formatting import (
 )
 from ..forms.common import localise
 from ..messages import LiveEvent
+from ..table import Table
 from ..widgets import ChoiceScreen, CodeScreen, ConfirmScreen, NumberPrompt
 from .base import Pane
 
@@ -86,12 +87,12 @@ class DevicesPane(Pane):
         with Horizontal():
             with Vertical(id="agent-list"):
                 yield Label("", id="agents-title", classes="section-title")
-                yield DataTable(id="agents", cursor_type="row")
+                yield Table(id="agents", cursor_type="row")
             with Vertical(id="agent-detail"):
                 yield Static("", id="agent-title", markup=False)
                 yield Static("", id="agent-live", markup=False)
                 yield Label(_("Recent events"), classes="section-title")
-                yield DataTable(id="journal", cursor_type="row", show_cursor=False)
+                yield Table(id="journal", cursor_type="row", show_cursor=False)
 
     def on_mount(self) -> None:
         agents = self.query_one("#agents", DataTable)

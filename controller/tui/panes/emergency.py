@@ -33,6 +33,7 @@ from ..forms.common import (
 )
 from ..forms.dialogs import ConfirmDialog
 from ..messages import LiveEvent
+from ..table import Table
 from .base import Pane
 
 LIVE_EVERY_S = 3.0
@@ -127,9 +128,9 @@ class EmergencyPane(Pane):
             with Vertical():
                 yield Label(_("2. Villages (none: whole commune)"), classes="heading")
                 yield SelectionList[str](id="emergency-villages", compact=True)
-        agents: DataTable[Text] = DataTable(id="emergency-agents", cursor_type="row")
+        agents: Table[Text] = Table(id="emergency-agents", cursor_type="row")
         yield agents
-        log: DataTable[Text] = DataTable(id="emergency-log", cursor_type="row")
+        log: Table[Text] = Table(id="emergency-log", cursor_type="row")
         yield log
 
     def on_mount(self) -> None:

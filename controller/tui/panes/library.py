@@ -34,6 +34,7 @@ from ..forms.common import (
 from ..forms.dialogs import ConfirmDialog, PromptDialog
 from ..forms.transfer import upload
 from ..messages import LiveEvent
+from ..table import Table
 from .base import Pane
 
 POLL_S = 0.25
@@ -86,7 +87,7 @@ class LibraryPane(Pane):
         with Horizontal(id="library-progress-row", classes="idle"):
             yield ProgressBar(total=100, show_eta=False, id="library-progress")
             yield Label("", id="library-stage")
-        table: DataTable[str] = DataTable(id="library-items", cursor_type="row",
+        table: Table[str] = Table(id="library-items", cursor_type="row",
                                           zebra_stripes=True)
         yield table
 

@@ -38,6 +38,7 @@ from ..formatting import (
 )
 from ..forms.common import localise
 from ..messages import LiveEvent
+from ..table import Table
 from .base import Pane
 
 POLL_LIVE_S = 10.0  # while the event stream runs
@@ -68,15 +69,15 @@ class OverviewPane(Pane):
     def compose(self) -> ComposeResult:
         yield Static("", id="on-air", markup=False)
         yield Static("", id="fleet-counts", markup=False)
-        table: DataTable[Text] = DataTable(id="clusters", cursor_type="row", zebra_stripes=True)
+        table: Table[Text] = Table(id="clusters", cursor_type="row", zebra_stripes=True)
         yield table
         with Horizontal(id="overview-bottom"):
             with Vertical(id="today"):
                 yield Label(_("Today on the air"), classes="section-title")
-                yield DataTable(id="timeline", cursor_type="row", show_cursor=False)
+                yield Table(id="timeline", cursor_type="row", show_cursor=False)
             with Vertical(id="alerts-box"):
                 yield Label("", id="alerts-title", classes="section-title")
-                yield DataTable(id="alerts", cursor_type="row", show_cursor=False)
+                yield Table(id="alerts", cursor_type="row", show_cursor=False)
 
     def on_mount(self) -> None:
         clusters = self.query_one("#clusters", DataTable)

@@ -33,6 +33,7 @@ from ..forms.common import (
     tell,
 )
 from ..forms.transfer import download
+from ..table import Table
 from .base import Pane
 
 KINDS = {"uptime": N_("Uptime by village"), "indicators": N_("Indicators 1 and 2")}
@@ -112,7 +113,7 @@ class ReportsPane(Pane):
             yield Label(_("to"))
             yield Input(compact=True, placeholder=_("YYYY-MM-DD"), id="report-to")
         yield Static("", id="report-summary")
-        table: DataTable[Text] = DataTable(id="report-table", cursor_type="row")
+        table: Table[Text] = Table(id="report-table", cursor_type="row")
         yield table
         yield Static("", id="report-days")
         with Horizontal(id="report-export"):

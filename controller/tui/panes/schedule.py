@@ -45,6 +45,7 @@ from ..forms.programme import (
 )
 from ..forms.session import SessionForm
 from ..messages import LiveEvent
+from ..table import Table
 from .base import Pane
 
 STATUSES = {"draft": N_("draft"), "approved": N_("approved"),
@@ -127,9 +128,9 @@ class SchedulePane(Pane):
 
     def compose(self) -> ComposeResult:
         yield Label(_("Broadcast sessions"), classes="heading")
-        sessions: DataTable[Text] = DataTable(id="schedule-sessions", cursor_type="row")
+        sessions: Table[Text] = Table(id="schedule-sessions", cursor_type="row")
         yield sessions
-        programmes: DataTable[Text] = DataTable(id="schedule-programmes",
+        programmes: Table[Text] = Table(id="schedule-programmes",
                                                 cursor_type="row", zebra_stripes=True)
         yield programmes
         yield Static("", id="schedule-detail")
