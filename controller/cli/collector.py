@@ -13,7 +13,7 @@ import click
 from controller.i18n import _
 
 from .errors import EXIT_UNAVAILABLE, EXIT_USAGE, CliError
-from .local import CONFIG_OPTION, local_settings
+from .local import CONFIG_OPTION, database_errors, local_settings
 from .output import emit, json_option, say, show_table
 
 
@@ -54,7 +54,6 @@ def _status(rows: list[dict[str, Any]]) -> None:
 @json_option
 def status(config: Path | None) -> None:
     from sqlalchemy import select
-    from sqlalchemy.exc import SQLAlchemyError
 
     from controller.storage.database import Database
     from controller.storage.tables.collect import CollectedCommune
@@ -63,14 +62,11 @@ def status(config: Path | None) -> None:
     db = Database(settings.database_url)
     table = CollectedCommune.__table__  # type: ignore[attr-defined]
     try:
-        with db.engine.connect() as conn:
+        with database_errors(), db.engine.connect() as conn:
             rows = [{"commune": r.commune, "last_batch": r.last_batch,
                      "last_batch_at": r.last_batch_at.isoformat() if r.last_batch_at
                      else None, "batches": r.batches, "records": r.records}
                     for r in conn.execute(select(table).order_by(table.c.commune))]
-    except SQLAlchemyError as error:
-        raise CliError(_("The database is not available: {error}").format(error=error),
-                       code="unavailable", exit_code=EXIT_UNAVAILABLE) from None
     finally:
         db.dispose()
     emit(rows, _status)

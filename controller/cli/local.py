@@ -4,6 +4,8 @@ read/write access to the data directory, i.e. the station's administrator on the
 from __future__ import annotations
 
 import socket as sockets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +15,7 @@ from controller.i18n import _
 from controller.settings import Settings
 
 from .context import context
+from .errors import EXIT_UNAVAILABLE, CliError
 
 if TYPE_CHECKING:  # the database stack is imported only by commands that use it
     from controller.events import EventBus
@@ -36,6 +39,32 @@ def open_database(settings: Settings) -> tuple[Database, EventBus, StationTime]:
     db = Database(settings.database_url)
     db.upgrade()
     return db, EventBus(), StationTime(timezone=settings.station.timezone)
+
+
+@contextmanager
+def database_errors() -> Iterator[None]:
+    """A database that cannot be reached or read becomes a clear message and exit code."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        yield
+    except SQLAlchemyError as error:
+        raise CliError(_("The database is not available: {error}").format(error=error),
+                       code="unavailable", exit_code=EXIT_UNAVAILABLE) from None
+
+
+@contextmanager
+def upgraded_database(url: str) -> Iterator[Database]:
+    """The database at ``url``, up to date, disposed of afterwards; errors as above."""
+    from controller.storage.database import Database
+
+    db = Database(url)
+    try:
+        with database_errors():
+            db.upgrade()
+            yield db
+    finally:
+        db.dispose()
 
 
 def controller_running(settings: Settings) -> bool:

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,11 +23,11 @@ from controller.i18n import _
 from .common import DATE
 from .context import api, context
 from .errors import EXIT_UNAVAILABLE, EXIT_USAGE, CliError
-from .local import CONFIG_OPTION, local_settings
+from .local import CONFIG_OPTION, local_settings, upgraded_database
 from .output import emit, json_option, say, show_table
 
 if TYPE_CHECKING:  # the database stack is imported only by commands that use it
-    from controller.storage.database import Database
+    pass
 
 KINDS = ["uptime", "indicators"]
 FORMATS = ["csv", "xlsx", "html", "json"]
@@ -82,24 +80,6 @@ def _fetch(kind: str, params: dict[str, Any]) -> bytes:
     return response.content
 
 
-@contextmanager
-def _database(url: str) -> Iterator[Database]:
-    """The database at ``url``, up to date; a database error becomes a clear message."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from controller.storage.database import Database
-
-    db = Database(url)
-    try:
-        db.upgrade()
-        yield db
-    except SQLAlchemyError as error:
-        raise CliError(_("The database is not available: {error}").format(error=error),
-                       code="unavailable", exit_code=EXIT_UNAVAILABLE) from None
-    finally:
-        db.dispose()
-
-
 def _local(kind: str, start: dt.date, end: dt.date, fmt: str, unit: str | None,
            definition: str | None, language: str | None, detail: bool,
            config: Path | None) -> bytes:
@@ -122,7 +102,7 @@ def _local(kind: str, start: dt.date, end: dt.date, fmt: str, unit: str | None,
 
     settings = local_settings(config)
     try:
-        with _database(settings.database_url) as db:
+        with upgraded_database(settings.database_url) as db:
             chosen = resolve_definition(definition or None)
             with db.engine.connect() as conn:
                 table = CollectedCommune.__table__  # type: ignore[attr-defined]
@@ -212,7 +192,7 @@ def rebuild(definition: str | None, config: Path | None) -> None:
         chosen = resolve_definition(definition or None)
     except ServiceError as error:
         raise CliError(error.translated(), code=error.code, exit_code=EXIT_USAGE) from None
-    with _database(local_settings(config).database_url) as db:
+    with upgraded_database(local_settings(config).database_url) as db:
         built = build(db, chosen.window, chosen.version)
     emit({"window": built.window_key, "definition": chosen.version, "boots": built.boots,
           "days": built.days}, lambda d: say(_(
@@ -226,7 +206,7 @@ def rebuild(definition: str | None, config: Path | None) -> None:
 def windows(config: Path | None) -> None:
     from controller.uptime.windows import registered
 
-    with _database(local_settings(config).database_url) as db:
+    with upgraded_database(local_settings(config).database_url) as db:
         rows = [{"window": r.window_key, "definition": r.definition,
                  "built_at": r.built_at.isoformat()} for r in registered(db)]
 
@@ -247,7 +227,7 @@ def windows(config: Path | None) -> None:
 def forget(window: str, config: Path | None) -> None:
     from controller.uptime.windows import forget as forget_window
 
-    with _database(local_settings(config).database_url) as db:
+    with upgraded_database(local_settings(config).database_url) as db:
         found = forget_window(db, window)
     if not found:
         raise CliError(_("No service window {window} is kept (see loaxa uptime windows)."

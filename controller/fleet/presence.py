@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -46,6 +46,8 @@ class LiveState:
 
 
 Transition = Callable[[LiveState, LiveState], None]
+#: The live states of the given agents (a running fleet link's ``presence.get``).
+Presence = Callable[[list[str]], Mapping[str, LiveState]]
 #: A plan document's (epoch, version).
 PlanMark = tuple[int, int]
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -26,7 +25,7 @@ import msgspec
 from sqlmodel import Session, col, select
 
 from controller.dataplane.content_service import TransferProgress
-from controller.fleet.presence import LiveState, vouched_plan
+from controller.fleet.presence import Presence, vouched_plan
 from controller.storage.tables.library import LibraryItem
 from controller.storage.tables.registry import Agent, AgentStatus
 from controller.storage.tables.schedule import PublishedPlan
@@ -34,9 +33,6 @@ from protocols.content import NO_DEADLINE_NS
 from protocols.messages import Plan
 
 from .distribution import FINISHED, DistributionBoard, Standing
-
-#: Live states of the given agents (the fleet link's ``presence.get``).
-Presence = Callable[[list[str]], Mapping[str, LiveState]]
 
 
 class TransferSource(Protocol):

@@ -48,7 +48,7 @@ import msgspec
 from sqlmodel import col, select
 
 from controller.dataplane.content_service import DeadlineHook, TransferProgress
-from controller.fleet.presence import LiveState, PlanMark, vouched_plan
+from controller.fleet.presence import LiveState, PlanMark, Presence, vouched_plan
 from controller.storage.database import Database
 from controller.storage.tables.library import LibraryItem
 from controller.storage.tables.registry import Agent
@@ -62,7 +62,6 @@ if TYPE_CHECKING:
     from controller.daemon import Station
     from controller.dataplane.content_service import ContentService
 
-Presence = Callable[[list[str]], Mapping[str, LiveState]]
 Transfers = Callable[[], list[TransferProgress]]
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -223,10 +222,9 @@ def plug_delivery_estimate(station: Station, service: ContentService) -> bool:
     from controller.fleet.component import FleetComponent
 
     fleet = station.extras.get("fleet")
-    presence = fleet_presence(station)
-    if not isinstance(fleet, FleetComponent) or presence is None:
+    if not isinstance(fleet, FleetComponent):
         return False
     station.services.scheduling.programmes.plug_readiness(DeliveryEstimator(
-        station.db, fleet.commune_id, presence, service.transfers,
+        station.db, fleet.commune_id, fleet.presence.get, service.transfers,
         service.limits.egress_bytes_per_s))
     return True
