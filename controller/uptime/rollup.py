@@ -19,8 +19,21 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Table, and_, delete, func, literal_column, or_, select
+from sqlalchemy import (
+    BigInteger,
+    String,
+    Table,
+    and_,
+    delete,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -81,6 +94,7 @@ class RollupMaintainer:
     def __init__(self, window: ServiceWindow, dialect: str) -> None:
         self.window = window
         self._dialect = sqlite if dialect == "sqlite" else postgresql
+        self._of_boots = _of_boots_or if dialect == "sqlite" else _of_boots_unnest
 
     def windows(self, conn: Connection) -> list[ServiceWindow]:
         """Its own window first, then every other registered one."""
@@ -127,7 +141,7 @@ class RollupMaintainer:
                 SPANS.c.agent_id, SPANS.c.journal_id, SPANS.c.boot, SPANS.c.interval,
                 SPANS.c.start_mono_ns, SPANS.c.end_mono_ns, SPANS.c.evidence,
                 SPANS.c.start_wall_ns, SPANS.c.end_wall_ns).where(
-                _of_boots(SPANS, keys), SPANS.c.start_mono_ns.is_not(None))):
+                self._of_boots(SPANS, keys), SPANS.c.start_mono_ns.is_not(None))):
             key = BootKey(row.agent_id, row.journal_id, row.boot)
             spans[key].append(Span(row.interval, row.start_mono_ns, row.end_mono_ns,
                                    row.evidence))
@@ -136,10 +150,10 @@ class RollupMaintainer:
         for anchor in conn.execute(select(
                 RECORDS.c.agent_id, RECORDS.c.journal_id, RECORDS.c.boot, RECORDS.c.mono_ns,
                 RECORDS.c.wall_ns, RECORDS.c.quality).where(
-                _of_boots(RECORDS, keys), RECORDS.c.kind == ANCHOR_LITERAL)):
+                self._of_boots(RECORDS, keys), RECORDS.c.kind == ANCHOR_LITERAL)):
             anchors[BootKey(anchor.agent_id, anchor.journal_id, anchor.boot)].append(
                 Anchor(anchor.mono_ns, anchor.wall_ns, anchor.quality))
-        mine = and_(BOOT_DAYS.c.window_key == window.key, _of_boots(BOOT_DAYS, keys))
+        mine = and_(BOOT_DAYS.c.window_key == window.key, self._of_boots(BOOT_DAYS, keys))
         touched = {(row.agent_id, row.day) for row in conn.execute(
             select(BOOT_DAYS.c.agent_id, BOOT_DAYS.c.day).where(mine))}
         conn.execute(delete(BOOT_DAYS).where(mine))
@@ -233,16 +247,30 @@ class RollupMaintainer:
         conn.execute(statement, rows)
 
 
-def _of_boots(table: Table, keys: list[BootKey]) -> ColumnElement[bool]:
+def _of_boots_or(table: Table, keys: list[BootKey]) -> ColumnElement[bool]:
     """``(agent, journal, boot) in keys`` as an OR of ``agent = ? AND journal = ? AND
-    boot IN (...)``: unlike a row-value IN list, every branch is an index search on both
-    SQLite and PostgreSQL."""
+    boot IN (...)``: unlike a row-value IN list, every branch is an index search in
+    SQLite."""
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)
     for key in keys:
         groups[(key.agent_id, key.journal_id)].append(key.boot)
     return or_(*[and_(table.c.agent_id == agent, table.c.journal_id == journal,
                       table.c.boot.in_(sorted(boots)))
                  for (agent, journal), boots in sorted(groups.items())])
+
+
+def _of_boots_unnest(table: Table, keys: list[BootKey]) -> ColumnElement[bool]:
+    """PostgreSQL: ``(agent, journal, boot) IN (SELECT * FROM unnest(agents, journals,
+    boots))``, a semi-join searched through the key's index. Three array parameters give
+    one statement text whatever the keys, compiled once and cached; the OR form cost a
+    backlog drain's commit thread a sixth of its time in building and compiling."""
+    keys_table = func.unnest(
+        literal([key.agent_id for key in keys], ARRAY(String)),
+        literal([key.journal_id for key in keys], ARRAY(String)),
+        literal([key.boot for key in keys], ARRAY(BigInteger)),
+    ).table_valued("agent_id", "journal_id", "boot").render_derived("boot_keys")
+    return tuple_(table.c.agent_id, table.c.journal_id, table.c.boot).in_(
+        select(keys_table.c.agent_id, keys_table.c.journal_id, keys_table.c.boot))
 
 
 def next_month(day: dt.date) -> dt.date:
