@@ -58,7 +58,8 @@ def main() -> int:
     parser.add_argument("--procs", type=int, default=2, help="simulated-agent processes")
     parser.add_argument("--timeout", type=float, default=900.0, help="give up after (s)")
     parser.add_argument("--profile", type=Path, default=None,
-                        help="write a cProfile of the controller's ingest worker here")
+                        help="write cProfiles of the controller's ingest stages: FILE (the "
+                             "commit thread) and FILE.prepare (the gathering thread)")
     parser.add_argument("--no-copy", action="store_true",
                         help="PostgreSQL: ingest with the multi-row upsert, not COPY")
     parser.add_argument("--json", action="store_true")

@@ -343,14 +343,16 @@ def controller_main(control: Any, spec: ControllerSpec) -> None:
                      rollups=RollupMaintainer(definition.window, db.dialect))
     if spec.bulk_copy is not None:  # A/B comparisons of the ingest path
         link._ingest._copy = spec.bulk_copy
-    profiler = None
+    profilers: dict[str, cProfile.Profile] = {}
     if spec.profile:
-        profiler = cProfile.Profile()
-        store = link._store  # the ingest worker's unit of work
+        # The ingest's two stages, one profiler per thread: FILE (commit), FILE.prepare.
+        for stage in ("_prepare", "_commit"):
+            profiler = profilers[stage] = cProfile.Profile()
+            work = getattr(link, stage)
 
-        def profiled(pending: Any) -> None:
-            profiler.runcall(store, pending)
-        link._store = profiled  # type: ignore[method-assign]
+            def profiled(*args: Any, _work: Any = work, _profiler: Any = profiler) -> None:
+                _profiler.runcall(_work, *args)
+            setattr(link, stage, profiled)
     stop = threading.Event()
     flush_errors = [0]
 
@@ -392,8 +394,9 @@ def controller_main(control: Any, spec: ControllerSpec) -> None:
             flusher.join(10)
             link.stop()
             presence.flush(db)
-            if profiler is not None and spec.profile:
-                profiler.dump_stats(spec.profile)
+            if spec.profile:
+                profilers["_commit"].dump_stats(spec.profile)
+                profilers["_prepare"].dump_stats(spec.profile + ".prepare")
             db.dispose()
             control.send(("ok", None))
             return

@@ -75,6 +75,18 @@ class _Span:
         return dict(vars(self))
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """One transaction's worth of deliveries, folded and converted, not yet stored."""
+
+    rows: list[dict[str, Any]]
+    copy_rows: list[list[Any]]
+    gaps: list[dict[str, Any]]
+    spans: list[dict[str, Any]]
+    boots: dict[int, set[BootKey]]
+    acks: list[tuple[str, JournalAck]]
+
+
 def ack_ranges(seqs: Iterable[int], gaps: Iterable[SeqRange] = ()) -> list[SeqRange]:
     """Contiguous ranges covering ``seqs`` and the declared ``gaps`` (what an
     acknowledgement lists: the agent may forget both once the controller has them)."""
@@ -105,6 +117,11 @@ class JournalIngest:
 
     def store(self, deliveries: Sequence[Delivery]) -> list[tuple[str, JournalAck]]:
         """Store every delivery in one transaction; return the acks to send afterwards."""
+        return self.commit(self.prepare(deliveries))
+
+    def prepare(self, deliveries: Sequence[Delivery]) -> Prepared:
+        """Everything of a transaction that needs no database: a caller may prepare the
+        next transaction while the database works on this one (``FleetLink`` does)."""
         now = utcnow()
         rows: list[dict[str, Any]] = []
         gaps: list[dict[str, Any]] = []
@@ -127,18 +144,25 @@ class JournalIngest:
                                 delivery.batch.gaps)
             if stored:
                 acks.append((delivery.agent_id, JournalAck(delivery.batch.journal_id, stored)))
+        copy_rows = self._copy_rows(RECORDS, rows) if self._copy else []
+        return Prepared(rows=[] if self._copy else rows, copy_rows=copy_rows, gaps=gaps,
+                        spans=[span.row() for span in spans.values()], boots=boots, acks=acks)
+
+    def commit(self, prepared: Prepared) -> list[tuple[str, JournalAck]]:
+        """Store a prepared transaction; return its acks (to send only now: committed)."""
         with self.db.engine.begin() as conn:
             if self._copy:
-                self._copy_insert_ignore(conn, RECORDS, rows)
+                self._copy_insert_ignore(conn, RECORDS, prepared.copy_rows)
             else:
-                for start in range(0, len(rows), self._chunk):
-                    self._insert_ignore(conn, RECORDS, rows[start:start + self._chunk])
-            self._insert_ignore(conn, GAPS, gaps)
-            self._merge_spans(conn, [span.row() for span in spans.values()])
+                for start in range(0, len(prepared.rows), self._chunk):
+                    self._insert_ignore(conn, RECORDS,
+                                        prepared.rows[start:start + self._chunk])
+            self._insert_ignore(conn, GAPS, prepared.gaps)
+            self._merge_spans(conn, prepared.spans)
             if self._rollups is not None:
-                for commune_id, touched in boots.items():
+                for commune_id, touched in prepared.boots.items():
                     self._rollups.refresh(conn, commune_id, touched)
-        return acks
+        return prepared.acks
 
     @staticmethod
     def _row(delivery: Delivery, journal: str, seq: int, record: Any,
@@ -183,8 +207,17 @@ class JournalIngest:
             index_elements=[c.name for c in table.primary_key.columns])
         conn.execute(statement, rows)
 
+    def _copy_rows(self, table: Table, rows: list[dict[str, Any]]) -> list[list[Any]]:
+        """The rows as COPY takes them: in column order, custom types converted."""
+        convert = {column.name: column.type for column in table.columns
+                   if isinstance(column.type, TypeDecorator)}
+        dialect = self.db.engine.dialect
+        columns = [column.name for column in table.columns]
+        return [[convert[name].process_bind_param(row[name], dialect)
+                 if name in convert else row[name] for name in columns] for row in rows]
+
     def _copy_insert_ignore(self, conn: Connection, table: Table,
-                            rows: list[dict[str, Any]]) -> None:
+                            rows: list[list[Any]]) -> None:
         """PostgreSQL: COPY into a temporary table, then one ``INSERT ... SELECT ... ON
         CONFLICT DO NOTHING``: the same rows as ``_insert_ignore`` (a duplicate, within the
         batch or already stored, is skipped), for about half the CPU on both sides.
@@ -192,11 +225,7 @@ class JournalIngest:
         is hundreds of thousands of rows (``bench/bench_backlog.py``)."""
         if not rows:
             return
-        columns = [column.name for column in table.columns]
-        convert = {column.name: column.type for column in table.columns
-                   if isinstance(column.type, TypeDecorator)}
-        dialect = conn.dialect
-        names = ", ".join(f'"{name}"' for name in columns)
+        names = ", ".join(f'"{column.name}"' for column in table.columns)
         stage = f"loaxa_stage_{table.name}"
         raw = conn.connection.driver_connection
         assert raw is not None
@@ -205,8 +234,7 @@ class JournalIngest:
                            f'(LIKE "{table.name}") ON COMMIT DELETE ROWS')
             with cursor.copy(f'COPY "{stage}" ({names}) FROM STDIN') as copy:
                 for row in rows:
-                    copy.write_row([convert[name].process_bind_param(row[name], dialect)
-                                    if name in convert else row[name] for name in columns])
+                    copy.write_row(row)
             key = ", ".join(f'"{column.name}"' for column in table.primary_key.columns)
             cursor.execute(f'INSERT INTO "{table.name}" ({names}) SELECT {names} '
                            f'FROM "{stage}" ON CONFLICT ({key}) DO NOTHING')

@@ -29,7 +29,7 @@ from protocols.topics import AgentChannel, agent_topic, controller_subscriptions
 
 from ..storage.database import Database
 from ..uptime.rollup import RollupMaintainer
-from .ingest import Delivery, JournalIngest
+from .ingest import Delivery, JournalIngest, Prepared
 from .presence import PresenceTracker
 
 log = logging.getLogger("loaxa.fleet")
@@ -72,6 +72,9 @@ class FleetLink:
         self._known = known_agent
         self._ingest = JournalIngest(db, rollups=rollups)
         self._queue: queue.Queue[tuple[str, JournalBatch] | None] = queue.Queue()
+        # One prepared transaction waits while the previous one commits: folding the
+        # next batches overlaps the database's work instead of following it.
+        self._prepared: queue.Queue[tuple[Prepared, int, int] | None] = queue.Queue(1)
         self._batch_records = batch_records
         self._batch_wait_s = batch_wait_s
         self._connected = threading.Event()
@@ -85,11 +88,14 @@ class FleetLink:
         self._broker = broker
         self._worker = threading.Thread(target=self._ingest_loop, name="fleet-ingest",
                                         daemon=True)
+        self._committer = threading.Thread(target=self._commit_loop, name="fleet-commit",
+                                           daemon=True)
         self._last_stored = time.monotonic()
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
         self._worker.start()
+        self._committer.start()
         self._client.connect_async(self._broker.host, self._broker.port, keepalive=60,
                                    clean_start=False,
                                    properties=connect_properties(7 * 86_400))
@@ -102,17 +108,18 @@ class FleetLink:
         self._stop.set()
         self._queue.put(None)
         self._worker.join(10)
+        self._committer.join(10)
         self._client.disconnect()
         self._client.loop_stop()
 
     def health(self) -> str | None:
         """Wedged threads, or journal batches waiting far too long to be stored."""
-        if not self._worker.is_alive():
+        if not self._worker.is_alive() or not self._committer.is_alive():
             return "the ingest worker is not running"
         thread = getattr(self._client, "_thread", None)
         if thread is not None and not thread.is_alive() and not self._stop.is_set():
             return "the MQTT network thread is not running"
-        waiting = self._queue.qsize()
+        waiting = self._queue.qsize() + self._prepared.qsize()
         if waiting and time.monotonic() - self._last_stored > 120:
             return f"{waiting} journal batches have waited over 2 minutes to be stored"
         return None
@@ -178,38 +185,56 @@ class FleetLink:
 
     # ------------------------------------------------------------------ ingest worker
     def _ingest_loop(self) -> None:
-        while not self._stop.is_set():
-            first = self._queue.get()
-            if first is None:
-                break
-            pending = [first]
-            records = len(first[1].entries)
-            deadline = time.monotonic() + self._batch_wait_s
-            while records < self._batch_records:
-                try:
-                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
+        """Gathers batches into transactions and prepares them for ``_commit_loop``."""
+        try:
+            while not self._stop.is_set():
+                first = self._queue.get()
+                if first is None:
                     break
-                if item is None:
-                    self._stop.set()
-                    break
-                pending.append(item)
-                records += len(item[1].entries)
-            self._store(pending)
+                pending = [first]
+                records = len(first[1].entries)
+                deadline = time.monotonic() + self._batch_wait_s
+                while records < self._batch_records:
+                    try:
+                        item = self._queue.get(
+                            timeout=max(0.0, deadline - time.monotonic()))
+                    except queue.Empty:
+                        break
+                    if item is None:
+                        self._stop.set()
+                        break
+                    pending.append(item)
+                    records += len(item[1].entries)
+                self._prepare(pending, records)
+        finally:
+            self._prepared.put(None)
 
-    def _store(self, pending: list[tuple[str, JournalBatch]]) -> None:
-        started = time.monotonic()
+    def _prepare(self, pending: list[tuple[str, JournalBatch]], records: int) -> None:
         deliveries = [Delivery(agent, self.commune_id, batch) for agent, batch in pending]
         try:
-            acks = self._ingest.store(deliveries)
+            prepared = self._ingest.prepare(deliveries)
         except Exception:
             self.stats.ingest_errors += 1
-            log.exception("could not store %d journal batches; they will be resent",
+            log.exception("could not prepare %d journal batches; they will be resent",
                           len(pending))
             return
+        self._prepared.put((prepared, len(pending), records))
+
+    def _commit_loop(self) -> None:
+        while (item := self._prepared.get()) is not None:
+            self._commit(*item)
+
+    def _commit(self, prepared: Prepared, batches: int, records: int) -> None:
+        started = time.monotonic()
+        try:
+            acks = self._ingest.commit(prepared)
+        except Exception:
+            self.stats.ingest_errors += 1
+            log.exception("could not store %d journal batches; they will be resent", batches)
+            return
         self._last_stored = time.monotonic()
-        self.stats.batches += len(pending)
-        self.stats.records += sum(len(d.batch.entries) for d in deliveries)
+        self.stats.batches += batches
+        self.stats.records += records
         self.stats.last_ingest_ms = (time.monotonic() - started) * 1000
         signer = self._signer()
         for agent_id, ack in acks:

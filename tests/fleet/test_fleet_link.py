@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from controller.broker.accounts import Role
+from controller.fleet.ingest import Prepared
 from controller.fleet.link import BrokerConnection, FleetLink
 from controller.fleet.presence import PresenceTracker
 from controller.storage.database import Database
@@ -20,7 +24,7 @@ from protocols.clock import ManualClock, SystemClock
 from protocols.codec import encode
 from protocols.envelope import Signer
 from protocols.inbox import AckAccepted, ControlInbox
-from protocols.messages import Death, JournalBatch, SeqRange
+from protocols.messages import Death, Event, JournalAck, JournalBatch, JournalEntry, SeqRange
 from protocols.topics import AgentChannel, agent_topic
 from protocols.trust import TrustStore
 from tests.protocols import samples
@@ -131,3 +135,74 @@ def test_presence_is_persisted(link: FleetLink, db: Database, broker: RunningBro
     restored = PresenceTracker(SystemClock(trust="always"))
     restored.restore(db)
     assert restored.get([AGENT])[AGENT].heartbeat["uptime_s"] == 86_400
+
+
+def verified_ack(message: object) -> list[SeqRange]:
+    inbox = ControlInbox(COMMUNE, AGENT, TrustStore.from_bundle(samples.TRUST),
+                         MemoryWatermarks(), ManualClock())
+    verified = inbox.receive(message.topic, message.payload)  # type: ignore[attr-defined]
+    assert isinstance(verified, AckAccepted)
+    return verified.ack.stored
+
+
+def test_the_next_transaction_is_prepared_while_one_commits_and_acks_wait_for_theirs(
+        broker: RunningBroker, link: FleetLink, db: Database) -> None:
+    """The ingest is two stages: while the database commits one transaction, the next
+    is gathered and folded. An ack still leaves only after its own records committed."""
+    release, committing = threading.Event(), threading.Event()
+    commit = link._ingest.commit
+
+    def held_commit(prepared: Prepared) -> list[tuple[str, JournalAck]]:
+        committing.set()
+        assert release.wait(20)
+        return commit(prepared)
+    link._ingest.commit = held_commit  # type: ignore[method-assign]
+    batch: JournalBatch = samples.AGENT_MESSAGES["journal"]
+    later = JournalBatch(batch.journal_id, [JournalEntry(20, Event(samples.STAMP, code="x"))])
+    topic = agent_topic(COMMUNE, AGENT, AgentChannel.JOURNAL)
+    with broker.client(AGENT) as agent:
+        assert agent.connected.wait(5)
+        agent.subscribe(agent_topic(COMMUNE, AGENT, AgentChannel.ACK))
+        agent.publish(topic, encode(batch))
+        assert committing.wait(10)
+        agent.publish(topic, encode(later))
+        assert wait_for(lambda: link._prepared.qsize() == 1)  # prepared, waiting its turn
+        with pytest.raises(queue.Empty):
+            agent.expect(timeout=0.5)
+        assert records(db) == 0
+        release.set()
+        assert verified_ack(agent.expect(timeout=10)) == [SeqRange(1, 9)]
+        assert verified_ack(agent.expect(timeout=10)) == [SeqRange(20, 20)]
+    assert records(db) == 8
+    assert link.stats.batches == 2 and link.stats.records == 8 and link.health() is None
+
+
+def test_a_failed_commit_sends_no_ack_and_the_link_goes_on(broker: RunningBroker,
+                                                           link: FleetLink,
+                                                           db: Database) -> None:
+    commit, failures = link._ingest.commit, [1]
+
+    def failing_once(prepared: Prepared) -> list[tuple[str, JournalAck]]:
+        if failures:
+            failures.pop()
+            raise OperationalError("INSERT", {}, Exception("disk I/O error"))
+        return commit(prepared)
+    link._ingest.commit = failing_once  # type: ignore[method-assign]
+    batch: JournalBatch = samples.AGENT_MESSAGES["journal"]
+    topic = agent_topic(COMMUNE, AGENT, AgentChannel.JOURNAL)
+    with broker.client(AGENT) as agent:
+        assert agent.connected.wait(5)
+        agent.subscribe(agent_topic(COMMUNE, AGENT, AgentChannel.ACK))
+        agent.publish(topic, encode(batch))
+        assert wait_for(lambda: link.stats.ingest_errors == 1)
+        with pytest.raises(queue.Empty):
+            agent.expect(timeout=0.5)
+        assert records(db) == 0
+        agent.publish(topic, encode(batch))  # the agent's resend after its ack timeout
+        assert verified_ack(agent.expect(timeout=10)) == [SeqRange(1, 9)]
+    assert records(db) == 7 and link.health() is None
+
+
+def records(db: Database) -> int:
+    with db.engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(JournalRecord)).scalar_one()
