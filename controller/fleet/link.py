@@ -1,9 +1,10 @@
 """The controller's MQTT link to its fleet.
 
 Agent messages are decoded on paho's network thread only as far as routing needs:
-liveness goes straight to the in-memory ``PresenceTracker``; journal batches go to an
-ingest worker that stores many agents' batches per transaction and then publishes the
-signed acknowledgements. Heartbeat latency therefore never waits on the database.
+liveness goes straight to the in-memory ``PresenceTracker``; journal batches go to the
+ingest, which gathers many agents' batches into one transaction and folds them on one
+thread while another commits the previous transaction and then publishes its signed
+acknowledgements. Heartbeat latency therefore never waits on the database.
 
 The controller keeps a persistent MQTT session (clean start off, long expiry), so
 batches agents publish while it is down wait for it at the broker.
