@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 import httpx
@@ -25,9 +25,6 @@ from .context import api, context
 from .errors import EXIT_UNAVAILABLE, EXIT_USAGE, CliError
 from .local import CONFIG_OPTION, local_settings, upgraded_database
 from .output import emit, json_option, say, show_table
-
-if TYPE_CHECKING:  # the database stack is imported only by commands that use it
-    pass
 
 KINDS = ["uptime", "indicators"]
 FORMATS = ["csv", "xlsx", "html", "json"]
